@@ -1,0 +1,83 @@
+/*
+ * config - tollgate.conf: the settings table, parsing, validation and
+ * the refcounted snapshot that connections hold.
+ *
+ * A snapshot is immutable once published. Reload parses into a fresh
+ * snapshot (policy and list files included) and swaps it in only if
+ * everything is valid; connections keep the snapshot they started with.
+ */
+#ifndef TG_CONFIG_H
+#define TG_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "checks/check.h"
+#include "util/cidr.h"
+#include "util/strlist.h"
+#include "verdict.h"
+
+struct tg_policy;
+struct tg_strbuf;
+
+enum tg_mode { TG_MODE_ENFORCE, TG_MODE_MONITOR };
+enum tg_logformat { TG_LOGFMT_TEXT, TG_LOGFMT_JSON };
+
+/* one sender-login map entry: sender address or "@domain" -> logins */
+struct tg_login_entry {
+	char *key;
+	struct tg_strlist logins;
+};
+
+struct tg_config {
+	char *path;
+	char *socket;
+	unsigned int socket_mode;
+	char *user;			/* UserID, NULL = stay as started */
+	char *pidfile;
+	char *policy_file;
+	char *authserv_id;
+	struct tg_strlist local_domains;
+	struct tg_cidrlist trusted_networks;
+	uint64_t max_message_size;	/* 0 = no limit */
+	struct tg_strlist submission_daemons;
+	char *sender_login_map;
+	struct tg_login_entry *logins;
+	size_t nlogins;
+	enum tg_action on_internal_error;	/* TG_TEMPFAIL or TG_ACCEPT */
+	enum tg_mode mode;
+	enum tg_logformat log_format;
+	bool syslog;
+	int syslog_facility;
+	char *tag_subject_prefix;	/* "" = leave the subject alone */
+	bool tag_headers;		/* X-Spam-Flag on tag/quarantine */
+	unsigned int milter_timeout;	/* seconds, smfi_settimeout */
+	struct tg_policy *policy;
+	void *check_global[TG_MAX_CHECKS];
+	int refs;			/* under the swap lock */
+};
+
+/* tg_config_load - parse path (and the files it names) into a new
+   snapshot with one reference. On any error returns NULL and appends
+   "FILE:LINE: message\n" lines to errors (all errors, not the first). */
+struct tg_config *tg_config_load(const char *path, struct tg_strbuf *errors);
+/* tg_config_print - every setting with its effective value */
+void tg_config_print(const struct tg_config *cfg, FILE *fp);
+
+/* The published snapshot. tg_config_acquire() returns it with a new
+   reference; tg_config_release() drops one (and frees at zero).
+   tg_config_publish() takes over the caller's reference. */
+void tg_config_publish(struct tg_config *cfg);
+struct tg_config *tg_config_acquire(void);
+void tg_config_release(struct tg_config **cfgp);
+
+/* tg_config_sender_owned - login may send as sender (map lookup of the
+   address, then "@domain"); true when no map is configured */
+bool tg_config_sender_owned(const struct tg_config *cfg, const char *sender,
+    const char *domain, const char *login);
+
+/* tg_parse_size - "10M" etc. into bytes; -1 on error */
+int tg_parse_size(const char *s, uint64_t *bytes_r);
+
+#endif

@@ -1,0 +1,496 @@
+/*
+ * milter - libmilter callbacks (see milter.h). Each callback copies
+ * what it needs out of libmilter's buffers, calls the session, and if
+ * a verdict was reached applies it with smfi_* and logs it. No check
+ * logic and no decisions live here.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "config.h"
+#include "log.h"
+#include "milter.h"
+#include "session.h"
+#include "util/arena.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+#include "util/xmalloc.h"
+
+/* per-connection private data: the session plus what was negotiated */
+struct mconn {
+	struct tg_conn *conn;
+	unsigned long pflags;		/* SMFIP_* agreed with the MTA */
+};
+
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long next_id;
+
+/* phases whose answer is always "continue" need no reply at all */
+#define WANT_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH \
+	| SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP)
+#define WANT_AFLAGS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
+
+/* mconn_get - the private data, created on first use */
+static struct mconn *
+mconn_get(SMFICTX *ctx)
+{
+	struct mconn *mc = smfi_getpriv(ctx);
+	unsigned long id;
+	struct tg_config *cfg;
+
+	if (mc != NULL)
+		return mc;
+	cfg = tg_config_acquire();
+	if (cfg == NULL)
+		return NULL;
+	pthread_mutex_lock(&id_lock);
+	id = ++next_id;
+	pthread_mutex_unlock(&id_lock);
+	mc = xcalloc(1, sizeof(*mc));
+	mc->conn = tg_conn_new(cfg, id);
+	if (smfi_setpriv(ctx, mc) != MI_SUCCESS) {
+		tg_conn_free(&mc->conn);
+		free(mc);
+		return NULL;
+	}
+	return mc;
+}
+
+/* cont - "continue", or no reply when negotiated for this phase */
+static sfsistat
+cont(const struct mconn *mc, unsigned long nr_flag)
+{
+	return (mc->pflags & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* set_str - replace an owned string with a copy of s (NULL allowed) */
+static void
+set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+/* macros - pick up the macros that may arrive at any phase */
+static void
+macros(SMFICTX *ctx, struct tg_conn *conn)
+{
+	const char *v;
+
+	if (conn->daemon_name == NULL && (v = smfi_getsymval(ctx, "{daemon_name}")) != NULL)
+		set_str(&conn->daemon_name, v);
+	if (conn->tls_version == NULL && (v = smfi_getsymval(ctx, "{tls_version}")) != NULL)
+		set_str(&conn->tls_version, v);
+	if ((v = smfi_getsymval(ctx, "{auth_authen}")) != NULL && v[0] != '\0')
+		set_str(&conn->auth_user, v);
+	if (conn->msg != NULL && conn->msg->qid == NULL
+	    && (v = smfi_getsymval(ctx, "i")) != NULL && v[0] != '\0')
+		conn->msg->qid = tg_arena_strdup(conn->msg->arena, v);
+}
+
+/* internal_error - our own fault: OnInternalError decides */
+static sfsistat
+internal_error(SMFICTX *ctx, struct tg_conn *conn, const char *what)
+{
+	struct tg_config *cfg = conn != NULL ? conn->cfg : NULL;
+	enum tg_action act = cfg != NULL ? cfg->on_internal_error : TG_TEMPFAIL;
+
+	tg_log_conn(TG_LOG_ERR, conn, conn ? conn->msg : NULL,
+	    "internal error: %s; action=%s", what, tg_action_name(act));
+	if (act == TG_ACCEPT)
+		return SMFIS_ACCEPT;
+	smfi_setreply(ctx, "451", "4.3.0", "Temporary filter failure, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
+/* reply - set the SMTP reply for a reject/tempfail verdict */
+static sfsistat
+reply(SMFICTX *ctx, const struct tg_msg *msg)
+{
+	const struct tg_verdict *v = &msg->verdict;
+	struct tg_strbuf text = { 0 };
+	int rc;
+
+	tg_verdict_reply_text(v, tg_msg_ref(msg), &text);
+	rc = smfi_setreply(ctx, (char *)tg_verdict_code(v), (char *)tg_verdict_xcode(v),
+	    text.s);
+	tg_strbuf_free(&text);
+	if (rc != MI_SUCCESS)
+		tg_log_conn(TG_LOG_WARN, msg->conn, msg, "smfi_setreply failed; MTA default reply used");
+	return v->action == TG_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+/* early_verdict - a gate decided at MAIL or RCPT */
+static sfsistat
+early_verdict(SMFICTX *ctx, struct mconn *mc, const char *rcpt)
+{
+	struct tg_msg *msg = mc->conn->msg;
+	sfsistat rc;
+
+	tg_log_verdict(msg, rcpt);
+	if (msg->verdict.action < TG_TEMPFAIL)
+		return SMFIS_CONTINUE;
+	rc = reply(ctx, msg);
+	if (rcpt != NULL)
+		msg->nrcpts_rejected++;
+	else
+		tg_msg_free(mc->conn);
+	return rc;
+}
+
+static sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct mconn *mc = mconn_get(ctx);
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	*pf0 = f0 & WANT_AFLAGS;
+	*pf1 = f1 & WANT_PFLAGS;
+	*pf2 = *pf3 = 0;
+	mc->pflags = *pf1;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct mconn *mc = mconn_get(ctx);
+	struct tg_ip ip;
+
+	if (mc == NULL)
+		return internal_error(ctx, NULL, "no connection context");
+	set_str(&mc->conn->hostname, hostname);
+	if (tg_ip_from_sockaddr(hostaddr, &ip) == 0)
+		tg_conn_set_ip(mc->conn, &ip);
+	else
+		tg_conn_set_ip(mc->conn, NULL);
+	macros(ctx, mc->conn);
+	return cont(mc, SMFIP_NR_CONN);
+}
+
+static sfsistat
+mlfi_helo(SMFICTX *ctx, char *helo)
+{
+	struct mconn *mc = mconn_get(ctx);
+
+	if (mc == NULL)
+		return internal_error(ctx, NULL, "no connection context");
+	set_str(&mc->conn->helo, helo);
+	macros(ctx, mc->conn);
+	return cont(mc, SMFIP_NR_HELO);
+}
+
+/* esmtp_params - MAIL FROM parameters we use (SIZE=) */
+static void
+esmtp_params(struct tg_msg *msg, char **argv)
+{
+	for (int i = 1; argv[i] != NULL; i++) {
+		if (strncasecmp(argv[i], "SIZE=", 5) == 0) {
+			char *end;
+			unsigned long long n = strtoull(argv[i] + 5, &end, 10);
+
+			if (*end == '\0')
+				msg->size_announced = n;
+		}
+	}
+}
+
+static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct mconn *mc = mconn_get(ctx);
+	struct tg_msg *msg;
+	const char *err;
+
+	if (mc == NULL)
+		return internal_error(ctx, NULL, "no connection context");
+	msg = tg_msg_new(mc->conn);
+	macros(ctx, mc->conn);
+	msg->sender_raw = tg_arena_strdup(msg->arena, argv[0] ? argv[0] : "");
+	msg->sender_ok = tg_addr_parse(msg->arena, msg->sender_raw, &msg->sender, &err) == 0;
+	if (!msg->sender_ok)
+		tg_log_conn(TG_LOG_INFO, mc->conn, msg, "unparsable sender: %s", err);
+	esmtp_params(msg, argv);
+	if (tg_session_phase(msg, TG_PH_MAIL, NULL))
+		return early_verdict(ctx, mc, NULL);
+	return SMFIS_CONTINUE;
+}
+
+/* add_rcpt - remember an accepted recipient */
+static void
+add_rcpt(struct tg_msg *msg, const char *rcpt)
+{
+	if (msg->nrcpts == msg->caprcpts) {
+		const char **nv;
+
+		msg->caprcpts = msg->caprcpts ? msg->caprcpts * 2 : 8;
+		nv = tg_arena_alloc(msg->arena, msg->caprcpts * sizeof(*nv));
+		if (msg->nrcpts > 0)
+			memcpy(nv, msg->rcpts, msg->nrcpts * sizeof(*nv));
+		msg->rcpts = nv;
+	}
+	msg->rcpts[msg->nrcpts++] = tg_arena_strdup(msg->arena, rcpt);
+}
+
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct mconn *mc = mconn_get(ctx);
+	struct tg_phase_arg arg = { 0 };
+	struct tg_msg *msg;
+
+	if (mc == NULL || mc->conn->msg == NULL)
+		return internal_error(ctx, mc ? mc->conn : NULL, "recipient without a message");
+	msg = mc->conn->msg;
+	macros(ctx, mc->conn);
+	arg.rcpt = argv[0] ? argv[0] : "";
+	if (tg_session_phase(msg, TG_PH_RCPT, &arg)) {
+		sfsistat rc = early_verdict(ctx, mc, arg.rcpt);
+
+		if (rc != SMFIS_CONTINUE)
+			return rc;
+	}
+	add_rcpt(msg, arg.rcpt);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct mconn *mc = mconn_get(ctx);
+	struct tg_phase_arg arg = { 0 };
+
+	if (mc == NULL || mc->conn->msg == NULL)
+		return internal_error(ctx, mc ? mc->conn : NULL, "header without a message");
+	arg.hname = name;
+	arg.hvalue = value;
+	tg_session_phase(mc->conn->msg, TG_PH_HEADER, &arg);
+	return cont(mc, SMFIP_NR_HDR);
+}
+
+static sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	struct mconn *mc = mconn_get(ctx);
+
+	if (mc == NULL || mc->conn->msg == NULL)
+		return internal_error(ctx, mc ? mc->conn : NULL, "headers without a message");
+	macros(ctx, mc->conn);
+	tg_session_phase(mc->conn->msg, TG_PH_EOH, NULL);
+	return cont(mc, SMFIP_NR_EOH);
+}
+
+static sfsistat
+mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct mconn *mc = mconn_get(ctx);
+	struct tg_phase_arg arg = { 0 };
+	struct tg_msg *msg;
+
+	if (mc == NULL || mc->conn->msg == NULL)
+		return internal_error(ctx, mc ? mc->conn : NULL, "body without a message");
+	msg = mc->conn->msg;
+	arg.body = chunk;
+	arg.bodylen = len;
+	tg_session_phase(msg, TG_PH_BODY, &arg);
+	if (msg->oversize && (mc->pflags & SMFIP_SKIP))
+		return SMFIS_SKIP;
+	return SMFIS_CONTINUE;
+}
+
+/* tag_headers - X-Spam-Flag, X-Tollgate-Verdict, subject prefix */
+static int
+tag_headers(SMFICTX *ctx, const struct tg_msg *msg, bool flag)
+{
+	const struct tg_config *cfg = msg->conn->cfg;
+	struct tg_strbuf sb = { 0 };
+	const char *subject;
+	int rc = MI_SUCCESS;
+
+	if (!cfg->tag_headers)
+		return MI_SUCCESS;
+	if (flag)
+		rc = smfi_addheader(ctx, "X-Spam-Flag", "YES");
+	tg_verdict_header(&msg->verdict, &sb);
+	if (rc == MI_SUCCESS)
+		rc = smfi_addheader(ctx, "X-Tollgate-Verdict", sb.s);
+	tg_strbuf_free(&sb);
+	if (!flag || cfg->tag_subject_prefix[0] == '\0' || rc != MI_SUCCESS)
+		return rc;
+	subject = tg_msg_header(msg, "Subject");
+	tg_strbuf_append(&sb, cfg->tag_subject_prefix);
+	if (subject != NULL) {
+		tg_strbuf_append(&sb, subject);
+		rc = smfi_chgheader(ctx, "Subject", 1, sb.s);
+	} else {
+		rc = smfi_addheader(ctx, "Subject", sb.s);
+	}
+	tg_strbuf_free(&sb);
+	return rc;
+}
+
+/* quarantine - hold in the MTA's queue with our reasons */
+static int
+quarantine(SMFICTX *ctx, const struct tg_msg *msg)
+{
+	struct tg_strbuf why = { 0 }, reasons = { 0 };
+	int rc;
+
+	tg_verdict_reasons(&msg->verdict, &reasons);
+	tg_strbuf_append(&why, "tollgate: ");
+	tg_text_header(&why, msg->verdict.rule ? msg->verdict.rule : "policy", 64);
+	if (reasons.len > 0) {
+		tg_strbuf_append(&why, ": ");
+		tg_text_header(&why, reasons.s, 200);
+	}
+	rc = smfi_quarantine(ctx, why.s);
+	tg_strbuf_free(&why);
+	tg_strbuf_free(&reasons);
+	return rc;
+}
+
+/* apply - carry out an end-of-message verdict */
+static sfsistat
+apply(SMFICTX *ctx, struct tg_msg *msg)
+{
+	const struct tg_verdict *v = &msg->verdict;
+	int rc = MI_SUCCESS;
+
+	switch (v->action) {
+	case TG_REJECT:
+	case TG_TEMPFAIL:
+		return reply(ctx, msg);
+	case TG_QUARANTINE:
+		rc = tag_headers(ctx, msg, true);
+		if (rc == MI_SUCCESS)
+			rc = quarantine(ctx, msg);
+		break;
+	case TG_TAG:
+		rc = tag_headers(ctx, msg, true);
+		break;
+	case TG_ACCEPT:
+		if (v->monitored)
+			rc = tag_headers(ctx, msg, false);
+		break;
+	}
+	if (rc != MI_SUCCESS)
+		return internal_error(ctx, msg->conn, "could not modify the message");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	struct mconn *mc = mconn_get(ctx);
+	struct tg_msg *msg;
+	sfsistat rc;
+
+	if (mc == NULL || mc->conn->msg == NULL)
+		return internal_error(ctx, mc ? mc->conn : NULL, "end of message without a message");
+	msg = mc->conn->msg;
+	macros(ctx, mc->conn);
+	tg_session_phase(msg, TG_PH_EOM, NULL);
+	rc = apply(ctx, msg);
+	tg_log_verdict(msg, NULL);
+	tg_msg_free(mc->conn);
+	return rc;
+}
+
+static sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	struct mconn *mc = smfi_getpriv(ctx);
+
+	if (mc != NULL)
+		tg_msg_free(mc->conn);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	struct mconn *mc = smfi_getpriv(ctx);
+
+	if (mc == NULL)
+		return SMFIS_CONTINUE;
+	tg_conn_free(&mc->conn);
+	free(mc);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+	.xxfi_name = "tollgate",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = WANT_AFLAGS,
+	.xxfi_connect = mlfi_connect,
+	.xxfi_helo = mlfi_helo,
+	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
+	.xxfi_eom = mlfi_eom,
+	.xxfi_abort = mlfi_abort,
+	.xxfi_close = mlfi_close,
+	.xxfi_negotiate = mlfi_negotiate,
+};
+
+int
+tg_milter_open(const struct tg_config *cfg, unsigned int uid, unsigned int gid)
+{
+	const char *sock = cfg->socket;
+	mode_t old_umask;
+	int rc;
+
+	if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
+		tg_log(TG_LOG_ERR, "cannot register the milter on %s", sock);
+		return -1;
+	}
+	smfi_settimeout((int)cfg->milter_timeout);
+	old_umask = umask(0777 & ~(mode_t)cfg->socket_mode);
+	rc = smfi_opensocket(true);
+	umask(old_umask);
+	if (rc != MI_SUCCESS) {
+		tg_log(TG_LOG_ERR, "cannot open socket %s (in use, or no permission?)", sock);
+		return -1;
+	}
+	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0) {
+		const char *path = strchr(sock, ':') + 1;
+
+		if (chmod(path, cfg->socket_mode) != 0) {
+			tg_log(TG_LOG_ERR, "chmod %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (uid != (unsigned int)-1 && chown(path, uid, gid) != 0) {
+			tg_log(TG_LOG_ERR, "chown %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+tg_milter_run(void)
+{
+	return smfi_main() == MI_SUCCESS ? 0 : -1;
+}
+
+void
+tg_milter_stop(void)
+{
+	smfi_stop();
+}
