@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dns.h"
 #include "policy.h"
+#include "session.h"
+#include "util/addr.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 #include "util/xmalloc.h"
@@ -50,7 +53,8 @@ struct setting {
 
 static parse_fn parse_str, parse_path, parse_mode, parse_size, parse_bool,
     parse_domains, parse_cidrs, parse_words, parse_facility, parse_onerror,
-    parse_runmode, parse_logformat, parse_socket, parse_uint;
+    parse_runmode, parse_logformat, parse_socket, parse_uint, parse_ms, parse_count,
+    parse_error_actions;
 
 #define OFF(f) offsetof(struct tg_config, f)
 
@@ -90,6 +94,26 @@ static const struct setting settings[] = {
 	  "text put before the Subject of tagged mail, e.g. \"[SPAM] \"" },
 	{ "MilterTimeout", parse_uint, "300", OFF(milter_timeout),
 	  "seconds to wait for the MTA before giving up on a connection" },
+	{ "Nameservers", parse_str, NULL, OFF(nameservers),
+	  "DNS servers ADDR[@PORT], ...; default: those of /etc/resolv.conf" },
+	{ "DNSTimeout", parse_ms, "5s", OFF(dns_timeout_ms),
+	  "longest wait for one DNS answer (s or ms suffix)" },
+	{ "CheckTimeout", parse_ms, "20s", OFF(check_timeout_ms),
+	  "longest total DNS wait per message; keep below Postfix's milter timeouts" },
+	{ "DNSSECTrustAnchor", parse_path, NULL, OFF(trust_anchor),
+	  "root trust anchor file: validate DNSSEC and record it" },
+	{ "PublicSuffixList", parse_path, "/usr/share/publicsuffix/public_suffix_list.dat",
+	  OFF(public_suffix_list), "Public Suffix List for DMARC organisational domains" },
+	{ "DKIMMinKeyBits", parse_count, "1024", OFF(dkim_min_key_bits),
+	  "smallest RSA key a DKIM signature may use to pass" },
+	{ "DKIMMaxSignatures", parse_count, "10", OFF(dkim_max_signatures),
+	  "DKIM signatures verified per message, the rest are ignored" },
+	{ "CheckTrustedClients", parse_bool, "no", OFF(check_trusted),
+	  "run SPF, DKIM and DMARC for TrustedNetworks and SMTP AUTH clients too" },
+	{ "ReceivedSPF", parse_bool, "no", OFF(received_spf),
+	  "add a Received-SPF header as well as Authentication-Results" },
+	{ "ErrorActions", parse_error_actions, "", OFF(error_actions),
+	  "CHECK:temperror|permerror=accept|tag|tempfail, ...: what a check error does" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -149,8 +173,52 @@ parse_path(struct tg_config *cfg, void *field, const char *value, struct where *
 	return 0;
 }
 
+/* whole_number - decimal digits only, within [min, max] */
+static bool
+whole_number(const char *value, unsigned long min, unsigned long max, unsigned int *n_r)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno != 0 || n < min
+	    || n > max)
+		return false;
+	*n_r = (unsigned int)n;
+	return true;
+}
+
+/* number - a whole number field, or an error naming what was expected */
+static int
+number(void *field, const char *value, unsigned long min, unsigned long max,
+    const char *expected, struct where *w)
+{
+	struct tg_strbuf sb = { 0 };
+
+	if (whole_number(value, min, max, field))
+		return 0;
+	report(w, "expected %s, got \"%s\"", expected, got(&sb, value));
+	tg_strbuf_free(&sb);
+	return -1;
+}
+
 static int
 parse_uint(struct tg_config *cfg, void *field, const char *value, struct where *w)
+{
+	return number(field, value, 0, 86400, "a number of seconds (0-86400)", w);
+}
+
+/* parse_count - a whole number 1..100000 */
+static int
+parse_count(struct tg_config *cfg, void *field, const char *value, struct where *w)
+{
+	return number(field, value, 1, 100000, "a number from 1 to 100000", w);
+}
+
+/* parse_ms - a duration "5", "5s" or "500ms" into milliseconds */
+static int
+parse_ms(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
 	char *end;
 	unsigned long n;
@@ -158,13 +226,20 @@ parse_uint(struct tg_config *cfg, void *field, const char *value, struct where *
 
 	errno = 0;
 	n = strtoul(value, &end, 10);
-	if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno != 0 || n > 86400) {
-		report(w, "expected a number of seconds (0-86400), got \"%s\"", got(&sb, value));
-		tg_strbuf_free(&sb);
-		return -1;
+	if (isdigit((unsigned char)value[0]) && errno == 0) {
+		if (*end == '\0' || strcmp(end, "s") == 0)
+			n = n <= 3600 ? n * 1000 : ULONG_MAX;
+		else if (strcmp(end, "ms") != 0)
+			n = ULONG_MAX;
+		if (n > 0 && n <= 3600000) {
+			*(unsigned int *)field = (unsigned int)n;
+			return 0;
+		}
 	}
-	*(unsigned int *)field = (unsigned int)n;
-	return 0;
+	report(w, "expected a duration like 5s or 500ms (1ms to 3600s), got \"%s\"",
+	    got(&sb, value));
+	tg_strbuf_free(&sb);
+	return -1;
 }
 
 static int
@@ -381,15 +456,19 @@ each_item(struct tg_config *cfg, const char *value, struct where *w,
 		}
 		fw.file = path;
 		while (getline(&line, &cap, fp) >= 0) {
-			char *hash = strchr(line, '#');
+			char *hash = strchr(line, '#'), *save = NULL;
 
 			fw.line++;
 			if (hash != NULL)
 				*hash = '\0';
-			for (char *tok = strtok(line, ", \t\r\n"); tok != NULL;
-			    tok = strtok(NULL, ", \t\r\n"))
+			for (char *tok = strtok_r(line, ", \t\r\n", &save); tok != NULL;
+			    tok = strtok_r(NULL, ", \t\r\n", &save))
 				if (fn(field, tok, &fw) < 0)
 					rc = -1;
+		}
+		if (ferror(fp)) {
+			report(w, "cannot read %s: %s", path, strerror(errno));
+			rc = -1;
 		}
 		w->nerrors += fw.nerrors;
 		free(line);
@@ -423,8 +502,7 @@ add_domain(void *field, const char *item, struct where *w)
 			return -1;
 		}
 	d = xstrdup(item);
-	for (char *p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+	tg_domain_normalize(d);		/* "Example.ORG." is example.org */
 	tg_strlist_add(field, d);
 	free(d);
 	return 0;
@@ -453,6 +531,64 @@ add_word(void *field, const char *item, struct where *w)
 {
 	tg_strlist_add(field, item);
 	return 0;
+}
+
+/* add_error_action - one ErrorActions entry "spf:temperror=tempfail" */
+static int
+add_error_action(void *field, const char *item, struct where *w)
+{
+	static const char *const methods[] = { "spf", "dkim", "dmarc" };
+	struct tg_error_actions *l = field;
+	struct tg_error_action ea = { .outcome = -1 };
+	const char *colon = strchr(item, ':'), *eq = strchr(item, '=');
+	struct tg_strbuf sb = { 0 };
+	int action = -1;
+
+	if (colon != NULL && eq != NULL && colon < eq) {
+		for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+			if (strlen(methods[i]) == (size_t)(colon - item)
+			    && strncmp(item, methods[i], (size_t)(colon - item)) == 0)
+				snprintf(ea.method, sizeof(ea.method), "%s", methods[i]);
+		if (strncmp(colon + 1, "temperror=", 10) == 0 && colon + 10 == eq)
+			ea.outcome = TG_TEMPERROR;
+		else if (strncmp(colon + 1, "permerror=", 10) == 0 && colon + 10 == eq)
+			ea.outcome = TG_PERMERROR;
+		action = tg_action_parse(eq + 1);
+	}
+	if (ea.method[0] == '\0' || ea.outcome < 0
+	    || (action != TG_ACCEPT && action != TG_TAG && action != TG_TEMPFAIL)) {
+		report(w, "expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, ERROR "
+		    "temperror or permerror, ACTION accept, tag or tempfail, got \"%s\"",
+		    got(&sb, item));
+		tg_strbuf_free(&sb);
+		return -1;
+	}
+	ea.action = (enum tg_action)action;
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = ea;
+	return 0;
+}
+
+static int
+parse_error_actions(struct tg_config *cfg, void *field, const char *value, struct where *w)
+{
+	struct tg_error_actions *l = field;
+
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+	return each_item(cfg, value, w, add_error_action, field);
+}
+
+enum tg_action
+tg_config_error_action(const struct tg_config *cfg, const char *method, int outcome)
+{
+	/* the last entry for a pair wins, as a later line would */
+	for (size_t i = cfg->error_actions.n; i-- > 0;)
+		if (cfg->error_actions.v[i].outcome == outcome
+		    && strcmp(cfg->error_actions.v[i].method, method) == 0)
+			return cfg->error_actions.v[i].action;
+	return TG_ACCEPT;
 }
 
 static int
@@ -567,12 +703,16 @@ load_logins(struct tg_config *cfg, struct where *pw)
 		w.line++;
 		if (hash != NULL)
 			*hash = '\0';
-		key = strtok_r(line, " \t\r\n", &save);
+		key = strtok_r(line, ", \t\r\n", &save);
 		if (key == NULL)
 			continue;
 		tok = strtok_r(NULL, ", \t\r\n", &save);
 		if (tok == NULL || strchr(key, '@') == NULL) {
-			report(&w, "expected \"address-or-@domain login[, login...]\"");
+			struct tg_strbuf sb = { 0 };
+
+			report(&w, "expected \"address-or-@domain login[, login...]\", got \"%s\"",
+			    got(&sb, key));
+			tg_strbuf_free(&sb);
 			continue;
 		}
 		cfg->logins = xrealloc(cfg->logins, (cfg->nlogins + 1) * sizeof(*cfg->logins));
@@ -582,6 +722,9 @@ load_logins(struct tg_config *cfg, struct where *pw)
 		for (; tok != NULL; tok = strtok_r(NULL, ", \t\r\n", &save))
 			tg_strlist_add(&e->logins, tok);
 	}
+	if (ferror(fp))
+		report(pw, "SenderLoginMap: cannot read %s: %s", cfg->sender_login_map,
+		    strerror(errno));
 	pw->nerrors += w.nerrors;
 	free(line);
 	fclose(fp);
@@ -596,15 +739,20 @@ tg_config_sender_owned(const struct tg_config *cfg, const char *sender,
 
 	if (cfg->sender_login_map == NULL)
 		return true;
+	/* as Postfix: the address entry when there is one, else @domain */
 	at_domain = xasprintf("@%s", domain);
-	for (size_t i = 0; i < cfg->nlogins && !owned; i++) {
-		const struct tg_login_entry *e = &cfg->logins[i];
+	for (int pass = 0; pass < 2; pass++) {
+		const char *key = pass == 0 ? sender : at_domain;
 
-		if (strcasecmp(e->key, sender) == 0 || strcasecmp(e->key, at_domain) == 0)
-			owned = tg_strlist_has(&e->logins, login);
+		for (size_t i = 0; i < cfg->nlogins; i++)
+			if (strcasecmp(cfg->logins[i].key, key) == 0) {
+				owned = tg_strlist_has(&cfg->logins[i].logins, login);
+				free(at_domain);
+				return owned;
+			}
 	}
 	free(at_domain);
-	return owned;
+	return false;
 }
 
 /* config_free - release a snapshot and all it owns */
@@ -630,6 +778,11 @@ config_free(struct tg_config *cfg)
 	}
 	free(cfg->logins);
 	free(cfg->tag_subject_prefix);
+	free(cfg->nameservers);
+	free(cfg->trust_anchor);
+	free(cfg->public_suffix_list);
+	free(cfg->error_actions.v);
+	tg_dns_free(&cfg->dns);
 	tg_policy_free(&cfg->policy);
 	free(cfg);
 }
@@ -650,7 +803,11 @@ validate(struct tg_config *cfg, struct where *w)
 	}
 	for (const char *p = cfg->authserv_id; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
-			report(w, "AuthservID must be a host name, got \"%s\"", cfg->authserv_id);
+			struct tg_strbuf sb = { 0 };
+
+			report(w, "AuthservID must be a host name, got \"%s\"",
+			    got(&sb, cfg->authserv_id));
+			tg_strbuf_free(&sb);
 			break;
 		}
 	if (cfg->local_domains.n == 0)
@@ -662,6 +819,18 @@ validate(struct tg_config *cfg, struct where *w)
 		cfg->policy = tg_policy_load(cfg->policy_file, w->errors);
 		if (cfg->policy == NULL)
 			w->nerrors++;
+	}
+	if (cfg->dns_timeout_ms > cfg->check_timeout_ms)
+		report(w, "DNSTimeout (%ums) must not be longer than CheckTimeout (%ums)",
+		    cfg->dns_timeout_ms, cfg->check_timeout_ms);
+	if (w->nerrors == 0) {
+		struct tg_dns_opts o = { .nameservers = cfg->nameservers,
+			.trust_anchor = cfg->trust_anchor };
+		char err[256];
+
+		cfg->dns = tg_dns_new(&o, err, sizeof(err));
+		if (cfg->dns == NULL)
+			report(w, "%s", err);
 	}
 	for (size_t i = 0; tg_checks[i] != NULL && w->nerrors == 0; i++) {
 		const char *err = NULL;

@@ -30,6 +30,20 @@ struct tg_login_entry {
 	struct tg_strlist logins;
 };
 
+/* ErrorActions: what a check's error result does to the message */
+struct tg_error_action {
+	char method[8];			/* "spf", "dkim", "dmarc" */
+	int outcome;			/* TG_TEMPERROR or TG_PERMERROR */
+	enum tg_action action;		/* accept (record), tag or tempfail */
+};
+
+struct tg_error_actions {
+	struct tg_error_action *v;
+	size_t n;
+};
+
+struct tg_dns;
+
 struct tg_config {
 	char *path;
 	char *socket;
@@ -53,6 +67,17 @@ struct tg_config {
 	char *tag_subject_prefix;	/* "" = leave the subject alone */
 	bool tag_headers;		/* X-Spam-Flag on tag/quarantine */
 	unsigned int milter_timeout;	/* seconds, smfi_settimeout */
+	char *nameservers;		/* NULL = resolv.conf */
+	unsigned int dns_timeout_ms;	/* one query */
+	unsigned int check_timeout_ms;	/* all of a message's lookups */
+	char *trust_anchor;		/* DNSSEC, NULL = no validation */
+	char *public_suffix_list;
+	unsigned int dkim_min_key_bits;
+	unsigned int dkim_max_signatures;
+	bool check_trusted;		/* run SPF/DKIM/DMARC for trusted and AUTH clients */
+	bool received_spf;		/* add a Received-SPF header */
+	struct tg_error_actions error_actions;
+	struct tg_dns *dns;		/* the resolver of this snapshot */
 	struct tg_policy *policy;
 	void *check_global[TG_MAX_CHECKS];
 	int refs;			/* under the swap lock */
@@ -76,6 +101,11 @@ void tg_config_release(struct tg_config **cfgp);
    address, then "@domain"); true when no map is configured */
 bool tg_config_sender_owned(const struct tg_config *cfg, const char *sender,
     const char *domain, const char *login);
+
+/* tg_config_error_action - the ErrorActions entry for method/outcome:
+   TG_ACCEPT when none is set */
+enum tg_action tg_config_error_action(const struct tg_config *cfg, const char *method,
+    int outcome);
 
 /* tg_parse_size - "10M" etc. into bytes; -1 on error */
 int tg_parse_size(const char *s, uint64_t *bytes_r);

@@ -46,8 +46,12 @@ parse_route(struct tg_arena *a, const char *p, const char *end,
 		hop = tg_arena_strndup(a, p + 1, (size_t)(hop_end - p - 1));
 		tg_domain_normalize(hop);
 		addr->route[addr->nroute++] = hop;
+		if (comma != NULL && comma + 1 >= colon)
+			return NULL;		/* "@a,:" - an empty last hop */
 		p = comma ? comma + 1 : colon;
 	}
+	if (colon + 1 >= end)
+		return NULL;			/* "@a:" - a route to no mailbox */
 	return colon + 1;
 }
 
