@@ -18,6 +18,7 @@
 #include <libmilter/mfapi.h>
 
 #include "config.h"
+#include "authres.h"
 #include "log.h"
 #include "milter.h"
 #include "session.h"
@@ -362,30 +363,44 @@ quarantine(SMFICTX *ctx, const struct tg_msg *msg)
 	return rc;
 }
 
+/* authres - remove Authentication-Results headers that claim our
+   authserv-id, then put ours on top */
+static int
+authres(SMFICTX *ctx, const struct tg_msg *msg)
+{
+	const char *id = msg->conn->cfg->authserv_id;
+	struct tg_strbuf sb = { 0 };
+	int idx[64], rc = MI_SUCCESS;
+	size_t n = tg_authres_forged(msg, id, idx, sizeof(idx) / sizeof(idx[0]));
+
+	for (size_t i = 0; i < n && rc == MI_SUCCESS; i++)
+		rc = smfi_chgheader(ctx, "Authentication-Results", idx[i], NULL);
+	if (n > 0)
+		tg_log_conn(TG_LOG_INFO, msg->conn, msg,
+		    "removed %zu Authentication-Results header(s) claiming %s", n, id);
+	tg_authres_value(msg, id, &sb);
+	if (rc == MI_SUCCESS)
+		rc = smfi_insheader(ctx, 0, "Authentication-Results", sb.s);
+	tg_strbuf_free(&sb);
+	return rc;
+}
+
 /* apply - carry out an end-of-message verdict */
 static sfsistat
 apply(SMFICTX *ctx, struct tg_msg *msg)
 {
 	const struct tg_verdict *v = &msg->verdict;
-	int rc = MI_SUCCESS;
+	int rc;
 
-	switch (v->action) {
-	case TG_REJECT:
-	case TG_TEMPFAIL:
+	if (v->action == TG_REJECT || v->action == TG_TEMPFAIL)
 		return reply(ctx, msg);
-	case TG_QUARANTINE:
+	rc = authres(ctx, msg);
+	if (rc == MI_SUCCESS && v->action != TG_ACCEPT)
 		rc = tag_headers(ctx, msg, true);
-		if (rc == MI_SUCCESS)
-			rc = quarantine(ctx, msg);
-		break;
-	case TG_TAG:
-		rc = tag_headers(ctx, msg, true);
-		break;
-	case TG_ACCEPT:
-		if (v->monitored)
-			rc = tag_headers(ctx, msg, false);
-		break;
-	}
+	else if (rc == MI_SUCCESS && v->monitored)
+		rc = tag_headers(ctx, msg, false);
+	if (rc == MI_SUCCESS && v->action == TG_QUARANTINE)
+		rc = quarantine(ctx, msg);
 	if (rc != MI_SUCCESS)
 		return internal_error(ctx, msg->conn, "could not modify the message");
 	return SMFIS_CONTINUE;

@@ -13,6 +13,7 @@
 
 #include "checks/check.h"
 #include "config.h"
+#include "dns.h"
 #include "policy.h"
 #include "session.h"
 #include "util/arena.h"
@@ -22,7 +23,10 @@
 const struct tg_check *const tg_checks[] = {
 	&tg_check_relay,
 	&tg_check_size,
-	NULL,			/* order is data: DMARC will need SPF and DKIM */
+	&tg_check_spf,
+	&tg_check_dkim,
+	&tg_check_dmarc,	/* after SPF and DKIM: it reads their results */
+	NULL,
 };
 
 static const char *const outcome_names[] = {
@@ -121,6 +125,7 @@ tg_msg_new(struct tg_conn *conn)
 	msg->conn = conn;
 	msg->id = ++conn->nmsgs;
 	clock_gettime(CLOCK_MONOTONIC, &msg->start);
+	msg->dns_left_ms = conn->cfg != NULL ? conn->cfg->check_timeout_ms : 0;
 	conn->msg = msg;
 	return msg;
 }
@@ -141,7 +146,7 @@ tg_msg_free(struct tg_conn *conn)
 	tg_arena_free(&a);	/* msg itself lives in the arena */
 }
 
-void
+struct tg_result *
 tg_result_add(struct tg_msg *msg, const char *method, enum tg_outcome outcome,
     enum tg_phase phase, const char *fmt, ...)
 {
@@ -162,7 +167,8 @@ tg_result_add(struct tg_msg *msg, const char *method, enum tg_outcome outcome,
 	r->outcome = outcome;
 	r->phase = phase;
 	r->reason = NULL;
-	r->policy = NULL;
+	r->policy = r->domain = r->props = NULL;
+	r->internal = false;
 	if (fmt != NULL) {
 		struct tg_strbuf sb = { 0 };
 
@@ -172,6 +178,39 @@ tg_result_add(struct tg_msg *msg, const char *method, enum tg_outcome outcome,
 		r->reason = tg_arena_strdup(msg->arena, tg_strbuf_str(&sb));
 		tg_strbuf_free(&sb);
 	}
+	return r;
+}
+
+bool
+tg_msg_inbound(const struct tg_msg *msg)
+{
+	const struct tg_conn *conn = msg->conn;
+
+	return conn->cfg->check_trusted || (!conn->trusted && conn->auth_user == NULL);
+}
+
+void
+tg_msg_lookup(struct tg_msg *msg, const char *name, int type, struct tg_dns_answer *ans)
+{
+	const struct tg_config *cfg = msg->conn->cfg;
+	unsigned int wait = cfg->dns_timeout_ms;
+	struct timespec start, deadline, end;
+	long spent;
+
+	if (msg->dns_left_ms == 0) {
+		memset(ans, 0, sizeof(*ans));
+		ans->status = TG_DNS_TIMEOUT;
+		return;
+	}
+	if (wait > msg->dns_left_ms)
+		wait = msg->dns_left_ms;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	tg_deadline(&deadline, wait);
+	tg_dns_query(cfg->dns, name, type, &deadline, ans);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	spent = (end.tv_sec - start.tv_sec) * 1000L + (end.tv_nsec - start.tv_nsec) / 1000000L;
+	msg->dns_left_ms = spent >= (long)msg->dns_left_ms ? 0
+	    : msg->dns_left_ms - (unsigned int)spent;
 }
 
 const struct tg_result *
@@ -278,6 +317,43 @@ gate_monitorable(const char *rule)
 	return true;
 }
 
+/* apply_errors - a check that could not reach a result: ErrorActions
+   (DNS and record errors) or OnInternalError (our own faults) may make
+   the verdict stronger, never weaker */
+static void
+apply_errors(struct tg_msg *msg)
+{
+	const struct tg_config *cfg = msg->conn->cfg;
+	struct tg_verdict *v = &msg->verdict;
+
+	for (size_t i = 0; i < msg->nresults; i++) {
+		const struct tg_result *r = &msg->results[i];
+		enum tg_action a;
+		const char *rule;
+
+		if (r->outcome != TG_TEMPERROR && r->outcome != TG_PERMERROR)
+			continue;
+		if (r->internal) {
+			a = cfg->on_internal_error;
+			rule = tg_arena_printf(msg->arena, "internal-error:%s", r->method);
+		} else {
+			a = tg_config_error_action(cfg, r->method, (int)r->outcome);
+			rule = tg_arena_printf(msg->arena, "%s:%s", r->method,
+			    tg_outcome_name(r->outcome));
+		}
+		if (a <= v->action)
+			continue;
+		if (a == TG_TEMPFAIL)
+			tg_verdict_set(v, a, "451", r->internal ? "4.3.0" : "4.4.3",
+			    tg_arena_printf(msg->arena, "Temporary failure checking %s, "
+			    "try again later", r->method), rule);
+		else
+			tg_verdict_set(v, a, NULL, NULL, NULL, rule);
+		tg_verdict_reason(msg->arena, v, "%s%s%s", rule, r->reason ? ": " : "",
+		    r->reason ? r->reason : "");
+	}
+}
+
 /* apply_mode - in monitor mode, record what would happen and accept */
 static void
 apply_mode(struct tg_msg *msg)
@@ -317,6 +393,7 @@ tg_session_phase(struct tg_msg *msg, enum tg_phase phase,
 		return false;
 	if (cfg->policy != NULL)
 		tg_policy_decide(cfg->policy, msg, &msg->verdict);
+	apply_errors(msg);
 	apply_mode(msg);
 	return true;
 }

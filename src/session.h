@@ -40,6 +40,9 @@ struct tg_result {
 	enum tg_phase phase;		/* when it was recorded */
 	const char *reason;		/* human text; may be NULL */
 	const char *policy;		/* DMARC: p= asked by the sender; NULL */
+	const char *domain;		/* SPF: identity domain; DKIM: d=; DMARC: From */
+	const char *props;		/* RFC 8601 properties "smtp.mailfrom=..."; NULL */
+	bool internal;			/* an error of ours: OnInternalError applies */
 };
 
 struct tg_header {
@@ -79,6 +82,7 @@ struct tg_msg {
 	size_t nheaders, capheaders;
 	uint64_t size;			/* header + body bytes seen */
 	bool oversize;			/* size passed MaxMessageSize */
+	unsigned int dns_left_ms;	/* DNS wait this message may still spend */
 	struct tg_result *results;
 	size_t nresults, capresults;
 	void *state[TG_MAX_CHECKS];	/* one slot per check */
@@ -96,7 +100,9 @@ struct tg_msg *tg_msg_new(struct tg_conn *conn);
 /* tg_msg_free - runs every check's msg_end, frees the arena */
 void tg_msg_free(struct tg_conn *conn);
 
-void tg_result_add(struct tg_msg *msg, const char *method,
+/* tg_result_add - record a result; the pointer is valid until the next
+   call (to fill domain, props, policy) */
+struct tg_result *tg_result_add(struct tg_msg *msg, const char *method,
     enum tg_outcome outcome, enum tg_phase phase, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* tg_msg_result - the first result of method, or NULL */
@@ -106,6 +112,14 @@ const char *tg_outcome_name(enum tg_outcome o);
 int tg_outcome_parse(const char *s);
 /* tg_msg_header - the first header called name (any case), or NULL */
 const char *tg_msg_header(const struct tg_msg *msg, const char *name);
+/* tg_msg_inbound - the sender-authentication checks apply: the client
+   is neither trusted nor authenticated, or CheckTrustedClients is on */
+bool tg_msg_inbound(const struct tg_msg *msg);
+/* tg_msg_lookup - a DNS query through the snapshot's resolver, within
+   both DNSTimeout and what is left of the message's CheckTimeout */
+struct tg_dns_answer;
+void tg_msg_lookup(struct tg_msg *msg, const char *name, int type,
+    struct tg_dns_answer *ans);
 /* tg_msg_ref - the reference put in replies and logs: qid or "cN.M" */
 const char *tg_msg_ref(const struct tg_msg *msg);
 /* tg_msg_elapsed_ms - time since the message started */

@@ -52,5 +52,8 @@ extern const struct tg_check *const tg_checks[];
 
 extern const struct tg_check tg_check_size;
 extern const struct tg_check tg_check_relay;
+extern const struct tg_check tg_check_spf;
+extern const struct tg_check tg_check_dkim;
+extern const struct tg_check tg_check_dmarc;
 
 #endif

@@ -1,0 +1,167 @@
+/*
+ * test_authres - the Authentication-Results header we write, and the
+ * recognition of headers that claim our authserv-id.
+ */
+#include "autoconf.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authres.h"
+#include "config.h"
+#include "session.h"
+#include "util/arena.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+static const struct ours_case {
+	const char *value;
+	bool ours;
+} ours_cases[] = {
+	{ "mx.example.org; spf=pass smtp.mailfrom=a@b.example", true },
+	{ "MX.Example.ORG; none", true },
+	{ "mx.example.org 1; dkim=pass", true },		/* with a version */
+	{ "  (comment) mx.example.org;dkim=pass", true },
+	{ "(nested (comment)) mx.example.org (x); spf=fail", true },
+	{ "(escaped \\) paren) mx.example.org; spf=fail", true },
+	{ "mx.example.org", true },
+	{ "\tmx.example.org\n\t; spf=pass", true },
+	{ "mx.example.org.evil.example; spf=pass", false },
+	{ "mx.example.organic; spf=pass", false },
+	{ "other.example; spf=pass (mx.example.org)", false },
+	{ "x mx.example.org; spf=pass", false },
+	{ "", false },
+	{ "(unterminated mx.example.org; spf=pass", false },
+};
+
+START_TEST(test_is_ours)
+{
+	const struct ours_case *c = &ours_cases[_i];
+
+	ck_assert_msg(tg_authres_is_ours(c->value, "mx.example.org") == c->ours,
+	    "\"%s\" should%s be ours", c->value, c->ours ? "" : " not");
+}
+END_TEST
+
+/* msg_with - a message on a connection with a minimal config */
+static struct tg_msg *
+msg_with(struct tg_conn **connp, const char *auth)
+{
+	char dir[] = "/tmp/tg-authres-XXXXXX", path[64];
+	struct tg_strbuf err = { 0 };
+	struct tg_config *cfg;
+	struct tg_conn *conn;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	fp = fopen(path, "w");
+	fputs("PolicyFile /dev/null\nLocalDomains example.org\n", fp);
+	fclose(fp);
+	cfg = tg_config_load(path, &err);
+	ck_assert_msg(cfg != NULL, "%s", tg_strbuf_str(&err));
+	tg_strbuf_free(&err);
+	unlink(path);
+	rmdir(dir);
+	conn = tg_conn_new(cfg, 3);
+
+	conn->auth_user = auth ? xstrdup(auth) : NULL;
+	*connp = conn;
+	return tg_msg_new(conn);
+}
+
+START_TEST(test_forged_indexes)
+{
+	struct tg_conn *conn;
+	struct tg_msg *msg = msg_with(&conn, NULL);
+	static struct tg_header hs[] = {
+		{ "Received", "from a" },
+		{ "Authentication-Results", "mx.example.org; spf=pass" },	/* 1: ours */
+		{ "authentication-results", "other.example; spf=fail" },	/* 2 */
+		{ "Authentication-Results", "(x) MX.example.org; dkim=pass" },	/* 3: ours */
+		{ "Subject", "hi" },
+		{ "AUTHENTICATION-RESULTS", "mx.example.org; dmarc=pass" },	/* 4: ours */
+	};
+	int idx[8];
+
+	msg->headers = hs;
+	msg->nheaders = sizeof(hs) / sizeof(hs[0]);
+	ck_assert_uint_eq(tg_authres_forged(msg, "mx.example.org", idx, 8), 3);
+	ck_assert_int_eq(idx[0], 4);
+	ck_assert_int_eq(idx[1], 3);
+	ck_assert_int_eq(idx[2], 1);
+	/* a cap keeps the highest ones */
+	ck_assert_uint_eq(tg_authres_forged(msg, "mx.example.org", idx, 2), 2);
+	ck_assert_int_eq(idx[0], 3);
+	ck_assert_int_eq(idx[1], 1);
+	ck_assert_uint_eq(tg_authres_forged(msg, "nobody.example", idx, 8), 0);
+	msg->headers = NULL;
+	msg->nheaders = 0;
+	tg_conn_free(&conn);
+}
+END_TEST
+
+START_TEST(test_value_none)
+{
+	struct tg_conn *conn;
+	struct tg_msg *msg = msg_with(&conn, NULL);
+	struct tg_strbuf sb = { 0 };
+
+	tg_authres_value(msg, "mx.example.org", &sb);
+	ck_assert_str_eq(sb.s, "mx.example.org; none");
+	tg_strbuf_free(&sb);
+	tg_conn_free(&conn);
+}
+END_TEST
+
+START_TEST(test_value_results)
+{
+	struct tg_conn *conn;
+	struct tg_msg *msg = msg_with(&conn, "bob\r\nX-Injected: 1");
+	struct tg_strbuf sb = { 0 };
+	struct tg_result *r;
+
+	/* recorded out of order: written auth, spf, dkim, dmarc */
+	r = tg_result_add(msg, "dmarc", TG_FAIL, TG_PH_EOM, "p=reject");
+	r->props = "header.from=sender.example";
+	r = tg_result_add(msg, "spf", TG_FAIL, TG_PH_MAIL, "not (allowed) \\ here");
+	r->props = "smtp.mailfrom=a@sender.example smtp.helo=mx.sender.example";
+	r = tg_result_add(msg, "dkim", TG_PASS, TG_PH_EOM, NULL);
+	r->props = "header.d=sender.example header.s=s1 header.a=rsa-sha256 header.b=AbCdEfGh";
+	r = tg_result_add(msg, "dkim", TG_FAIL, TG_PH_EOM, "body hash mismatch");
+	r->props = "header.d=other.example header.s=s2 header.a=ed25519-sha256 header.b=12345678";
+	tg_result_add(msg, "relay", TG_PASS, TG_PH_RCPT, NULL);	/* not a method of A-R */
+	tg_authres_value(msg, "mx.example.org", &sb);
+	ck_assert_str_eq(sb.s, "mx.example.org;\n"
+	    "\tauth=pass smtp.auth=bob??X-Injected: 1;\n"
+	    "\tspf=fail (not \\(allowed\\) \\\\ here) smtp.mailfrom=a@sender.example smtp.helo=mx.sender.example;\n"
+	    "\tdkim=pass header.d=sender.example header.s=s1 header.a=rsa-sha256 header.b=AbCdEfGh;\n"
+	    "\tdkim=fail (body hash mismatch) header.d=other.example header.s=s2 header.a=ed25519-sha256 header.b=12345678;\n"
+	    "\tdmarc=fail (p=reject) header.from=sender.example");
+	tg_strbuf_free(&sb);
+	tg_conn_free(&conn);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("authres");
+	TCase *tc = tcase_create("authres");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_is_ours, 0, (int)(sizeof(ours_cases) / sizeof(ours_cases[0])));
+	tcase_add_test(tc, test_forged_indexes);
+	tcase_add_test(tc, test_value_none);
+	tcase_add_test(tc, test_value_results);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
