@@ -87,7 +87,7 @@ static const struct setting settings[] = {
 	{ "LogFormat", parse_logformat, "text", OFF(log_format), "text or json" },
 	{ "Syslog", parse_bool, "yes", OFF(syslog), "log to syslog (yes/no)" },
 	{ "SyslogFacility", parse_facility, "mail", OFF(syslog_facility),
-	  "syslog facility: mail, daemon, local0..local7" },
+	  "syslog facility: mail, daemon, user, local0..local7" },
 	{ "TagHeaders", parse_bool, "yes", OFF(tag_headers),
 	  "add X-Spam-Flag and X-Tollgate-Verdict to tagged and held mail" },
 	{ "TagSubjectPrefix", parse_str, "", OFF(tag_subject_prefix),
@@ -206,7 +206,7 @@ number(void *field, const char *value, unsigned long min, unsigned long max,
 static int
 parse_uint(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	return number(field, value, 0, 86400, "a number of seconds (0-86400)", w);
+	return number(field, value, 1, 86400, "a number of seconds (1-86400)", w);
 }
 
 /* parse_count - a whole number 1..100000 */
@@ -379,19 +379,29 @@ parse_logformat(struct tg_config *cfg, void *field, const char *value, struct wh
 	return 0;
 }
 
+static const char *const facility_names[] = { "mail", "daemon", "user", "local0",
+	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
+static const int facility_codes[] = { LOG_MAIL, LOG_DAEMON, LOG_USER, LOG_LOCAL0,
+	LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6,
+	LOG_LOCAL7 };
+
+static const char *
+facility_name(int code)
+{
+	for (size_t i = 0; facility_names[i] != NULL; i++)
+		if (facility_codes[i] == code)
+			return facility_names[i];
+	return "?";
+}
+
 static int
 parse_facility(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	static const char *const names[] = { "mail", "daemon", "user", "local0",
-		"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
-	static const int codes[] = { LOG_MAIL, LOG_DAEMON, LOG_USER, LOG_LOCAL0,
-		LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6,
-		LOG_LOCAL7 };
-	int i = choose(value, names, "mail, daemon, user or local0..local7", w);
+	int i = choose(value, facility_names, "mail, daemon, user or local0..local7", w);
 
 	if (i < 0)
 		return -1;
-	*(int *)field = codes[i];
+	*(int *)field = facility_codes[i];
 	return 0;
 }
 
@@ -910,8 +920,24 @@ tg_config_print(const struct tg_config *cfg, FILE *fp)
 	    cfg->mode == TG_MODE_MONITOR ? "monitor" : "enforce",
 	    cfg->log_format == TG_LOGFMT_JSON ? "json" : "text",
 	    cfg->syslog ? "yes" : "no");
+	fprintf(fp, "SyslogFacility %s\n", facility_name(cfg->syslog_facility));
 	fprintf(fp, "TagHeaders %s\nTagSubjectPrefix \"%s\"\nMilterTimeout %u\n",
 	    cfg->tag_headers ? "yes" : "no", cfg->tag_subject_prefix, cfg->milter_timeout);
+	fprintf(fp, "Nameservers %s\nDNSTimeout %ums\nCheckTimeout %ums\n",
+	    cfg->nameservers ? cfg->nameservers : "(from resolv.conf)", cfg->dns_timeout_ms,
+	    cfg->check_timeout_ms);
+	fprintf(fp, "DNSSECTrustAnchor %s\nPublicSuffixList %s\n",
+	    cfg->trust_anchor ? cfg->trust_anchor : "(none)", cfg->public_suffix_list);
+	fprintf(fp, "DKIMMinKeyBits %u\nDKIMMaxSignatures %u\nCheckTrustedClients %s\n"
+	    "ReceivedSPF %s\nErrorActions", cfg->dkim_min_key_bits, cfg->dkim_max_signatures,
+	    cfg->check_trusted ? "yes" : "no", cfg->received_spf ? "yes" : "no");
+	for (size_t i = 0; i < cfg->error_actions.n; i++) {
+		const struct tg_error_action *e = &cfg->error_actions.v[i];
+
+		fprintf(fp, "%s %s:%s=%s", i ? "," : "", e->method, tg_outcome_name(e->outcome),
+		    tg_action_name(e->action));
+	}
+	fprintf(fp, "%s\n", cfg->error_actions.n ? "" : " (none: errors are recorded only)");
 }
 
 void

@@ -9,7 +9,9 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -114,6 +116,31 @@ set(struct tg_dns *d, const char *opt, const char *val, char *errbuf, size_t err
 	return rc == 0;
 }
 
+/* valid_server - "ADDR" or "ADDR@PORT" with a numeric address */
+static bool
+valid_server(const char *ns)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *at = strchr(ns, '@');
+	size_t len = at ? (size_t)(at - ns) : strlen(ns);
+
+	if (len == 0 || len >= sizeof(addr))
+		return false;
+	memcpy(addr, ns, len);
+	addr[len] = '\0';
+	if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1)
+		return false;
+	if (at != NULL) {
+		char *end;
+		unsigned long port = strtoul(at + 1, &end, 10);
+
+		if (at[1] < '0' || at[1] > '9' || *end != '\0' || port == 0 || port > 65535)
+			return false;
+	}
+	return true;
+}
+
 /* add_nameservers - "ADDR[@PORT], ..." as forwarders */
 static bool
 add_nameservers(struct tg_dns *d, const char *list, char *errbuf, size_t errlen)
@@ -124,7 +151,7 @@ add_nameservers(struct tg_dns *d, const char *list, char *errbuf, size_t errlen)
 
 	for (char *ns = strtok_r(copy, ", \t", &save); ns != NULL && ok;
 	    ns = strtok_r(NULL, ", \t", &save)) {
-		int rc = ub_ctx_set_fwd(d->ctx, ns);
+		int rc = valid_server(ns) ? ub_ctx_set_fwd(d->ctx, ns) : UB_SYNTAX;
 
 		if (rc != 0) {
 			snprintf(errbuf, errlen, "expected a nameserver ADDR[@PORT], got \"%.60s\" (%s)",

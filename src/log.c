@@ -151,7 +151,7 @@ vlog(enum tg_loglevel lvl, const struct tg_conn *conn, const struct tg_msg *msg,
 	} else {
 		if (conn != NULL)
 			tg_strbuf_addch(&l.sb, ' ');
-		tg_text_log(&l.sb, tg_strbuf_str(&text), 4000);
+		tg_text_line(&l.sb, tg_strbuf_str(&text), 4000);
 	}
 	tg_strbuf_free(&text);
 	line_end(&l, lvl);
@@ -220,19 +220,32 @@ envelope(struct line *l, const struct tg_msg *msg, const char *rcpt)
 	tg_strbuf_free(&rcpts);
 }
 
-/* results - method=outcome for each method, first result wins; a
-   summary leaves out the results of recipients already rejected */
+/* results - method=outcome for each method, written where the method
+   first appears; several results (DKIM signatures) joined by ','. A
+   summary leaves out the results of recipients already rejected. */
 static void
 results(struct line *l, const struct tg_msg *msg, bool summary)
 {
+	struct tg_strbuf sb = { 0 };
+
 	for (size_t i = 0; i < msg->nresults; i++) {
 		const struct tg_result *r = &msg->results[i];
 
-		if (summary && r->phase == TG_PH_RCPT)
+		if ((summary && r->phase == TG_PH_RCPT) || tg_msg_result(msg, r->method) != r)
 			continue;
-		if (tg_msg_result(msg, r->method) == r)
-			field(l, r->method, tg_outcome_name(r->outcome));
+		tg_strbuf_truncate(&sb, 0);
+		for (size_t j = i; j < msg->nresults; j++) {
+			const struct tg_result *o = &msg->results[j];
+
+			if (strcmp(o->method, r->method) != 0 || (summary && o->phase == TG_PH_RCPT))
+				continue;
+			if (sb.len > 0)
+				tg_strbuf_addch(&sb, ',');
+			tg_strbuf_append(&sb, tg_outcome_name(o->outcome));
+		}
+		field(l, r->method, tg_strbuf_str(&sb));
 	}
+	tg_strbuf_free(&sb);
 }
 
 void
@@ -255,6 +268,7 @@ tg_log_verdict(const struct tg_msg *msg, const char *rcpt)
 		field(&l, "xcode", tg_verdict_xcode(v));
 	}
 	field(&l, "rule", v->rule);
+	field(&l, "text", v->text);
 	tg_verdict_reasons(v, &reasons);
 	field(&l, "reasons", reasons.len ? tg_strbuf_str(&reasons) : NULL);
 	field(&l, "ref", tg_msg_ref(msg));

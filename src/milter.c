@@ -110,7 +110,18 @@ internal_error(SMFICTX *ctx, struct tg_conn *conn, const char *what)
 	    "internal error: %s; action=%s", what, tg_action_name(act));
 	if (act == TG_ACCEPT)
 		return SMFIS_ACCEPT;
-	smfi_setreply(ctx, "451", "4.3.0", "Temporary filter failure, try again later");
+	{
+		char text[128];
+
+		/* the same reference as the log line above */
+		if (conn != NULL && conn->msg != NULL)
+			snprintf(text, sizeof(text), "Temporary filter failure, try again later "
+			    "(ref: %s)", tg_msg_ref(conn->msg));
+		else
+			snprintf(text, sizeof(text), "Temporary filter failure, try again later "
+			    "(ref: c%lu)", conn ? conn->id : 0UL);
+		smfi_setreply(ctx, "451", "4.3.0", text);
+	}
 	return SMFIS_TEMPFAIL;
 }
 
@@ -353,6 +364,10 @@ quarantine(SMFICTX *ctx, const struct tg_msg *msg)
 	tg_verdict_reasons(&msg->verdict, &reasons);
 	tg_strbuf_append(&why, "tollgate: ");
 	tg_text_header(&why, msg->verdict.rule ? msg->verdict.rule : "policy", 64);
+	if (msg->verdict.text != NULL) {
+		tg_strbuf_append(&why, ": ");
+		tg_text_header(&why, msg->verdict.text, 200);
+	}
 	if (reasons.len > 0) {
 		tg_strbuf_append(&why, ": ");
 		tg_text_header(&why, reasons.s, 200);

@@ -78,6 +78,35 @@ load(const char *path, bool to_log)
 	return cfg;
 }
 
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* warn_restart_only - settings a reload cannot apply to a running process */
+static void
+warn_restart_only(const struct tg_config *old, const struct tg_config *new)
+{
+	const struct {
+		const char *name;
+		bool changed;
+	} s[] = {
+		{ "Socket", !same_str(old->socket, new->socket) },
+		{ "SocketMode", old->socket_mode != new->socket_mode },
+		{ "UserID", !same_str(old->user, new->user) },
+		{ "PidFile", !same_str(old->pidfile, new->pidfile) },
+		{ "Syslog", old->syslog != new->syslog },
+		{ "SyslogFacility", old->syslog_facility != new->syslog_facility },
+		{ "MilterTimeout", old->milter_timeout != new->milter_timeout },
+	};
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (s[i].changed)
+			tg_log(TG_LOG_WARN, "%s changed: it takes effect at restart only",
+			    s[i].name);
+}
+
 /* reload - SIGHUP: a complete new snapshot, or keep the old one */
 static void
 reload(const char *path)
@@ -90,10 +119,8 @@ reload(const char *path)
 		return;
 	}
 	old = tg_config_acquire();
-	if (old != NULL && (strcmp(old->socket, cfg->socket) != 0
-	    || (old->user == NULL) != (cfg->user == NULL)
-	    || (old->user && strcmp(old->user, cfg->user) != 0)))
-		tg_log(TG_LOG_WARN, "Socket and UserID changes take effect at restart only");
+	if (old != NULL)
+		warn_restart_only(old, cfg);
 	tg_config_release(&old);
 	tg_log_set_format(cfg->log_format);
 	tg_log(TG_LOG_INFO, "reloaded %s: policy %s, %u rules", path,
@@ -218,7 +245,7 @@ main(int argc, char **argv)
 	struct tg_config *cfg;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	char *user = NULL, *pidfile;
+	char *user = NULL, *pidfile, *abspath = NULL;
 	int c, rc;
 
 	while ((c = getopt(argc, argv, "c:fnVh")) != -1) {
@@ -243,13 +270,19 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(2);
+	/* daemon() moves to /: reloads must find the same file */
+	if (path[0] != '/' && (abspath = realpath(path, NULL)) != NULL)
+		path = abspath;
 	cfg = load(path, false);
-	if (cfg == NULL)
+	if (cfg == NULL) {
+		free(abspath);
 		return 78;	/* EX_CONFIG */
+	}
 	if (check_only) {
 		tg_config_print(cfg, stdout);
 		printf("%s: configuration and policy OK\n", path);
 		tg_config_release(&cfg);
+		free(abspath);
 		return 0;
 	}
 	tg_log_open(foreground, cfg->syslog, cfg->syslog_facility, cfg->log_format);
@@ -276,6 +309,7 @@ main(int argc, char **argv)
 		unlink(pidfile);
 	free(pidfile);
 	free(user);
+	free(abspath);
 	tg_config_publish(NULL);
 	tg_log(TG_LOG_INFO, "stopped");
 	return rc == 0 ? 0 : 1;

@@ -16,8 +16,9 @@ printable(unsigned char c)
 	return c >= 0x20 && c < 0x7f;
 }
 
-void
-tg_text_log(struct tg_strbuf *out, const char *in, size_t max)
+/* escape - printable ASCII kept (and '"' when keep_quote), the rest \xNN */
+static void
+escape(struct tg_strbuf *out, const char *in, size_t max, int keep_quote)
 {
 	size_t i;
 
@@ -28,11 +29,23 @@ tg_text_log(struct tg_strbuf *out, const char *in, size_t max)
 			tg_strbuf_append(out, "...");
 			return;
 		}
-		if (printable(c) && c != '\\' && c != '"')
+		if (printable(c) && c != '\\' && (c != '"' || keep_quote))
 			tg_strbuf_addch(out, (char)c);
 		else
 			tg_strbuf_printf(out, "\\x%02x", c);
 	}
+}
+
+void
+tg_text_log(struct tg_strbuf *out, const char *in, size_t max)
+{
+	escape(out, in, max, 0);
+}
+
+void
+tg_text_line(struct tg_strbuf *out, const char *in, size_t max)
+{
+	escape(out, in, max, 1);
 }
 
 void

@@ -15,6 +15,9 @@ struct tg_strbuf;
 /* tg_text_log - printable ASCII kept, '\\' and '"' and anything else as
    \xNN; at most max input bytes, then "..." */
 void tg_text_log(struct tg_strbuf *out, const char *in, size_t max);
+/* tg_text_line - the same, but '"' kept: free text that is not inside
+   a quoted field */
+void tg_text_line(struct tg_strbuf *out, const char *in, size_t max);
 /* tg_text_reply - for smfi_setreply(): printable ASCII, '%' doubled,
    everything else (CR, LF, 8-bit) as '?'; at most max input bytes */
 void tg_text_reply(struct tg_strbuf *out, const char *in, size_t max);

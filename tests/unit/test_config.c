@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "session.h"
 #include "util/cidr.h"
 #include "util/strbuf.h"
 #include "util/strlist.h"
@@ -262,7 +263,7 @@ START_TEST(syntax_details)
 	    "onInternalError TEMPFAIL\r\n"
 	    "SyslogFacility Daemon\r\n"
 	    "MaxMessageSize 512k\r\n"
-	    "MilterTimeout 0\r\n"
+	    "MilterTimeout 1\r\n"
 	    "TagSubjectPrefix \"\"\r\n"
 	    "PidFile run/tollgate.pid\r\n"
 	    "UserID \"a#b\"\r\n");
@@ -276,7 +277,7 @@ START_TEST(syntax_details)
 	ck_assert_int_eq(cfg->on_internal_error, TG_TEMPFAIL);
 	ck_assert_int_eq(cfg->syslog_facility, LOG_DAEMON);
 	ck_assert_uint_eq(cfg->max_message_size, 512 * 1024);
-	ck_assert_uint_eq(cfg->milter_timeout, 0);
+	ck_assert_uint_eq(cfg->milter_timeout, 1);
 	ck_assert_str_eq(cfg->tag_subject_prefix, "");
 	ck_assert_str_eq(cfg->pidfile, pid);
 	ck_assert_str_eq(cfg->user, "a#b");	/* '#' inside quotes is kept */
@@ -373,11 +374,35 @@ static const struct bad_case {
 	{ BASE "SyslogFacility local8\n",
 	  "@F:3: expected mail, daemon, user or local0..local7, got \"local8\"\n" },
 	{ BASE "MilterTimeout 86401\n",
-	  "@F:3: expected a number of seconds (0-86400), got \"86401\"\n" },
+	  "@F:3: expected a number of seconds (1-86400), got \"86401\"\n" },
 	{ BASE "MilterTimeout -5\n",
-	  "@F:3: expected a number of seconds (0-86400), got \"-5\"\n" },
+	  "@F:3: expected a number of seconds (1-86400), got \"-5\"\n" },
 	{ BASE "MilterTimeout 5m\n",
-	  "@F:3: expected a number of seconds (0-86400), got \"5m\"\n" },
+	  "@F:3: expected a number of seconds (1-86400), got \"5m\"\n" },
+	{ BASE "MilterTimeout 0\n",
+	  "@F:3: expected a number of seconds (1-86400), got \"0\"\n" },
+	/* DNS and check settings */
+	{ BASE "DNSTimeout 5 s\n",
+	  "@F:3: expected a duration like 5s or 500ms (1ms to 3600s), got \"5 s\"\n" },
+	{ BASE "DNSTimeout 0ms\n",
+	  "@F:3: expected a duration like 5s or 500ms (1ms to 3600s), got \"0ms\"\n" },
+	{ BASE "CheckTimeout 2h\n",
+	  "@F:3: expected a duration like 5s or 500ms (1ms to 3600s), got \"2h\"\n" },
+	{ BASE "DNSTimeout 10s\nCheckTimeout 5s\n",
+	  "@F: DNSTimeout (10000ms) must not be longer than CheckTimeout (5000ms)\n" },
+	{ BASE "Nameservers 127.0.0.1@53x\n",
+	  "@F: expected a nameserver ADDR[@PORT], got \"127.0.0.1@53x\" (syntax error)\n" },
+	{ BASE "DKIMMinKeyBits 0\n",
+	  "@F:3: expected a number from 1 to 100000, got \"0\"\n" },
+	{ BASE "ErrorActions spf:temperror=reject\n",
+	  "@F:3: expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, ERROR temperror "
+	  "or permerror, ACTION accept, tag or tempfail, got \"spf:temperror=reject\"\n" },
+	{ BASE "ErrorActions dns:temperror=tempfail\n",
+	  "@F:3: expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, ERROR temperror "
+	  "or permerror, ACTION accept, tag or tempfail, got \"dns:temperror=tempfail\"\n" },
+	{ BASE "ErrorActions spf:fail=tempfail\n",
+	  "@F:3: expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, ERROR temperror "
+	  "or permerror, ACTION accept, tag or tempfail, got \"spf:fail=tempfail\"\n" },
 	/* LocalDomains */
 	{ "PolicyFile policy.conf\nLocalDomains example.org, exa$mple.org\n",
 	  "@F:2: expected a domain name, got \"exa$mple.org\"\n" },
@@ -567,6 +592,25 @@ START_TEST(sender_login_map_errors)
 }
 END_TEST
 
+START_TEST(dns_settings)
+{
+	struct tg_config *cfg = load_ok(BASE "Nameservers 127.0.0.1@5353, ::1\n"
+	    "DNSTimeout 500ms\nCheckTimeout 3\nErrorActions spf:temperror=tempfail, "
+	    "dmarc:permerror=tag, spf:temperror=accept\nCheckTrustedClients yes\n");
+
+	ck_assert_str_eq(cfg->nameservers, "127.0.0.1@5353, ::1");
+	ck_assert_uint_eq(cfg->dns_timeout_ms, 500);
+	ck_assert_uint_eq(cfg->check_timeout_ms, 3000);
+	ck_assert(cfg->check_trusted);
+	ck_assert_ptr_nonnull(cfg->dns);
+	/* the last entry for a pair wins */
+	ck_assert_int_eq(tg_config_error_action(cfg, "spf", TG_TEMPERROR), TG_ACCEPT);
+	ck_assert_int_eq(tg_config_error_action(cfg, "dmarc", TG_PERMERROR), TG_TAG);
+	ck_assert_int_eq(tg_config_error_action(cfg, "dmarc", TG_TEMPERROR), TG_ACCEPT);
+	tg_config_release(&cfg);
+}
+END_TEST
+
 /* an address entry wins over its domain's entry, as in Postfix's
    smtpd_sender_login_maps; a comma after the key is a separator */
 START_TEST(sender_login_address_before_domain)
@@ -678,9 +722,20 @@ START_TEST(print_settings)
 	    "Mode enforce\n"
 	    "LogFormat text\n"
 	    "Syslog yes\n"
+	    "SyslogFacility mail\n"
 	    "TagHeaders yes\n"
 	    "TagSubjectPrefix \"[S] \"\n"
-	    "MilterTimeout 300\n");
+	    "MilterTimeout 300\n"
+	    "Nameservers (from resolv.conf)\n"
+	    "DNSTimeout 5000ms\n"
+	    "CheckTimeout 20000ms\n"
+	    "DNSSECTrustAnchor (none)\n"
+	    "PublicSuffixList /usr/share/publicsuffix/public_suffix_list.dat\n"
+	    "DKIMMinKeyBits 1024\n"
+	    "DKIMMaxSignatures 10\n"
+	    "CheckTrustedClients no\n"
+	    "ReceivedSPF no\n"
+	    "ErrorActions (none: errors are recorded only)\n");
 	ck_assert_str_eq(out, want);
 	free(want);
 	free(out);
@@ -780,6 +835,7 @@ main(void)
 	tcase_add_test(tc, sender_login_address_before_domain);
 	tcase_add_test(tc, unreadable_list_file);
 	tcase_add_test(tc, local_domain_trailing_dot);
+	tcase_add_test(tc, dns_settings);
 	tcase_add_test(tc, empty_sender_login_map);
 	suite_add_tcase(s, tc);
 
