@@ -64,6 +64,38 @@ tg_authres_value(const struct tg_msg *msg, const char *authserv_id, struct tg_st
 		tg_strbuf_append(out, " none");
 }
 
+bool
+tg_authres_received_spf(const struct tg_msg *msg, const char *receiver,
+    struct tg_strbuf *out)
+{
+	const struct tg_result *r = tg_msg_result(msg, "spf");
+	const struct tg_conn *conn = msg->conn;
+
+	if (r == NULL)
+		return false;
+	tg_strbuf_append(out, tg_outcome_name(r->outcome));
+	if (r->reason != NULL)
+		comment(out, r->reason);
+	tg_strbuf_printf(out, "\n\tclient-ip=%s;", conn->addr);
+	if (msg->sender_ok) {
+		tg_strbuf_append(out, " envelope-from=\"");
+		if (!msg->sender.null) {
+			tg_text_header(out, msg->sender.local, 64);
+			tg_strbuf_addch(out, '@');
+			tg_text_header(out, msg->sender.domain, 255);
+		}
+		tg_strbuf_append(out, "\";");
+	}
+	if (conn->helo != NULL) {
+		tg_strbuf_append(out, " helo=");
+		tg_text_header(out, conn->helo, 255);
+		tg_strbuf_addch(out, ';');
+	}
+	tg_strbuf_printf(out, "\n\treceiver=%s; identity=%s", receiver,
+	    msg->sender_ok && !msg->sender.null ? "mailfrom" : "helo");
+	return true;
+}
+
 /* skip_cfws - white space and (nested) comments */
 static const char *
 skip_cfws(const char *p)

@@ -18,6 +18,11 @@ struct tg_strbuf;
 void tg_authres_value(const struct tg_msg *msg, const char *authserv_id,
     struct tg_strbuf *out);
 
+/* tg_authres_received_spf - an RFC 7208 Received-SPF value for the SPF
+   result; false (nothing written) when SPF did not run */
+bool tg_authres_received_spf(const struct tg_msg *msg, const char *receiver,
+    struct tg_strbuf *out);
+
 /* tg_authres_is_ours - value starts with authserv_id (any case, after
    comments and white space, optionally followed by a version) */
 bool tg_authres_is_ours(const char *value, const char *authserv_id);

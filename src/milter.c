@@ -396,6 +396,10 @@ authres(SMFICTX *ctx, const struct tg_msg *msg)
 	tg_authres_value(msg, id, &sb);
 	if (rc == MI_SUCCESS)
 		rc = smfi_insheader(ctx, 0, "Authentication-Results", sb.s);
+	tg_strbuf_truncate(&sb, 0);
+	if (rc == MI_SUCCESS && msg->conn->cfg->received_spf
+	    && tg_authres_received_spf(msg, id, &sb))
+		rc = smfi_insheader(ctx, 0, "Received-SPF", sb.s);
 	tg_strbuf_free(&sb);
 	return rc;
 }

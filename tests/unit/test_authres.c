@@ -146,6 +146,32 @@ START_TEST(test_value_results)
 }
 END_TEST
 
+START_TEST(test_received_spf)
+{
+	struct tg_conn *conn;
+	struct tg_msg *msg = msg_with(&conn, NULL);
+	struct tg_strbuf sb = { 0 };
+	struct tg_ip ip;
+	const char *err;
+	struct tg_result *r;
+
+	ck_assert(!tg_authres_received_spf(msg, "mx.example.org", &sb));
+	ck_assert_int_eq(tg_ip_parse("192.0.2.9", &ip), 0);
+	tg_conn_set_ip(conn, &ip);
+	conn->helo = xstrdup("mx.sender.example");
+	ck_assert_int_eq(tg_addr_parse(msg->arena, "<a@sender.example>", &msg->sender, &err), 0);
+	msg->sender_ok = true;
+	r = tg_result_add(msg, "spf", TG_SOFTFAIL, TG_PH_MAIL, "transitioning");
+	ck_assert(tg_authres_received_spf(msg, "mx.example.org", &sb));
+	ck_assert_str_eq(sb.s, "softfail (transitioning)\n\tclient-ip=192.0.2.9; "
+	    "envelope-from=\"a@sender.example\"; helo=mx.sender.example;\n"
+	    "\treceiver=mx.example.org; identity=mailfrom");
+	(void)r;
+	tg_strbuf_free(&sb);
+	tg_conn_free(&conn);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -158,6 +184,7 @@ main(void)
 	tcase_add_test(tc, test_forged_indexes);
 	tcase_add_test(tc, test_value_none);
 	tcase_add_test(tc, test_value_results);
+	tcase_add_test(tc, test_received_spf);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
