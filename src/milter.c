@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -483,12 +485,38 @@ static struct smfiDesc desc = {
 	.xxfi_negotiate = mlfi_negotiate,
 };
 
+/* unix_socket_alive - something accepts connections on path: another
+   tollgate still serving; removing its socket would orphan it */
+static bool
+unix_socket_alive(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return false;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return rc == 0;
+}
+
 int
 tg_milter_open(const struct tg_config *cfg, unsigned int uid, unsigned int gid)
 {
 	const char *sock = cfg->socket;
 	mode_t old_umask;
 	int rc;
+
+	if ((strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0)
+	    && unix_socket_alive(strchr(sock, ':') + 1)) {
+		tg_log(TG_LOG_ERR, "socket %s is in use by a running process; "
+		    "not taking it over", sock);
+		return -1;
+	}
 
 	if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
 		tg_log(TG_LOG_ERR, "cannot register the milter on %s", sock);

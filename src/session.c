@@ -50,7 +50,7 @@ static const struct gate {
 	{ "auth", "530", "5.7.0", "Authentication required", true },
 	{ "sender-login", "553", "5.7.1",
 	  "Sender address not owned by the authenticated user", true },
-	{ "size", "552", "5.3.4", "Message size exceeds fixed limit", true },
+	{ "size-limit", "552", "5.3.4", "Message size exceeds fixed limit", true },
 };
 
 const char *

@@ -18,17 +18,17 @@ size_phase(void *global, struct tg_msg *msg, enum tg_phase phase,
 	if (max == 0)
 		return;
 	if (phase == TG_PH_MAIL && msg->size_announced > max)
-		tg_result_add(msg, "size", TG_FAIL, phase,
+		tg_result_add(msg, "size-limit", TG_FAIL, phase,
 		    "announced SIZE=%llu exceeds %llu",
 		    (unsigned long long)msg->size_announced, max);
 	else if (phase == TG_PH_EOM && msg->oversize)
-		tg_result_add(msg, "size", TG_FAIL, phase,
+		tg_result_add(msg, "size-limit", TG_FAIL, phase,
 		    "message of at least %llu bytes exceeds %llu",
 		    (unsigned long long)msg->size, max);
 }
 
 const struct tg_check tg_check_size = {
-	.name = "size",
+	.name = "size-limit",
 	.phases = TG_PH_MAIL | TG_PH_EOM,
 	.on_phase = size_phase,
 };

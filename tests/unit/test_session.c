@@ -191,7 +191,7 @@ START_TEST(size_announced_and_real)
 	unsigned char body[600] = { 0 };
 
 	ck_assert(mail(conn, "<a@example.org>", 1025));
-	assert_verdict(conn->msg, TG_REJECT, "552", "5.3.4", "size");
+	assert_verdict(conn->msg, TG_REJECT, "552", "5.3.4", "size-limit");
 	ck_assert(!mail(conn, "<a@example.org>", 1024));
 	arg.body = body;
 	arg.bodylen = sizeof(body);
@@ -200,7 +200,7 @@ START_TEST(size_announced_and_real)
 	ck_assert(!tg_session_phase(conn->msg, TG_PH_BODY, &arg));
 	ck_assert(conn->msg->oversize);
 	ck_assert(tg_session_phase(conn->msg, TG_PH_EOM, NULL));
-	assert_verdict(conn->msg, TG_REJECT, "552", "5.3.4", "size");
+	assert_verdict(conn->msg, TG_REJECT, "552", "5.3.4", "size-limit");
 	tg_conn_free(&conn);
 }
 END_TEST

@@ -1,0 +1,111 @@
+-- size.lua - MaxMessageSize 10K: the announced SIZE= at MAIL FROM and
+-- the bytes really received, refused with 552 5.3.4.
+dofile(FUNCDIR .. "/mtlib.lua")
+
+local LIMIT = 10 * 1024
+
+-- tollgate counts "Name: value\r\n" per header, the empty line, the body
+local function hsize(headers)
+	local n = 2
+	for _, h in ipairs(headers) do n = n + #h[1] + 2 + #h[2] + 2 end
+	return n
+end
+
+local HEADERS = { { "From", "<a@remote.example>" }, { "Subject", "size test" } }
+
+case("size: SIZE= above MaxMessageSize refused at MAIL with 552 5.3.4", function()
+	local conn = open()
+	local r = mail(conn, "<big1@remote.example>", { args = { "SIZE=20000" } })
+	eq("MAIL reply", "SMFIR_REPLYCODE", reply_name(r))
+	local f = log_expect({ from = "<big1@remote.example>" },
+	    { action = "reject", code = "552", xcode = "5.3.4", rule = "size-limit",
+	      reasons = "size-limit: announced SIZE=20000 exceeds 10240" })
+	-- no queue id yet: the reference is cCONN.MSG and the log says which
+	if f.c ~= nil then eq("ref without a queue id", "c" .. f.c .. "." .. f.m, f.ref) end
+end)
+
+case("size: SIZE= equal to MaxMessageSize accepted", function()
+	local conn = open()
+	eq("MAIL reply", "SMFIR_CONTINUE",
+	    reply_name(mail(conn, "<big2@remote.example>", { args = { "SIZE=" .. LIMIT } })))
+end)
+
+case("size: SIZE= with other ESMTP parameters", function()
+	local conn = open()
+	eq("MAIL reply", "SMFIR_REPLYCODE",
+	    reply_name(mail(conn, "<big3@remote.example>", { args = { "BODY=8BITMIME", "SIZE=10241" } })))
+	log_expect({ from = "<big3@remote.example>" }, { code = "552", xcode = "5.3.4" })
+end)
+
+case("size: malformed SIZE= is ignored", function()
+	local conn = open()
+	eq("MAIL reply", "SMFIR_CONTINUE",
+	    reply_name(mail(conn, "<big4@remote.example>", { args = { "SIZE=lots" } })))
+end)
+
+case("size: message of exactly MaxMessageSize accepted", function()
+	local conn = open()
+	mail(conn, "<a@remote.example>", { qid = "SZ5" })
+	rcpt(conn, "<bob@example.org>")
+	local body = string.rep("x", LIMIT - hsize(HEADERS))
+	local eom = data(conn, HEADERS, body)
+	eq("EOM reply", "SMFIR_CONTINUE", reply_name(eom))
+	log_expect({ qid = "SZ5", nrcpt = "1" }, { action = "accept", size = tostring(LIMIT) })
+end)
+
+case("size: message one byte over MaxMessageSize refused at end of data", function()
+	local conn = open()
+	mail(conn, "<a@remote.example>", { qid = "SZ6" })
+	rcpt(conn, "<bob@example.org>")
+	local body = string.rep("x", LIMIT + 1 - hsize(HEADERS))
+	local eom = data(conn, HEADERS, body)
+	eq("EOM reply", "SMFIR_REPLYCODE", reply_name(eom))
+	eom_reply(conn, "552", "5.3.4", "Message size exceeds fixed limit (ref: SZ6)")
+	log_expect({ qid = "SZ6", nrcpt = "1" },
+	    { action = "reject", code = "552", xcode = "5.3.4", rule = "size-limit", ref = "SZ6",
+	      size = tostring(LIMIT + 1) })
+end)
+
+case("size: big body without SIZE= refused, tollgate skips the rest", function()
+	local conn = open()
+	mail(conn, "<a@remote.example>", { qid = "SZ7" })
+	rcpt(conn, "<bob@example.org>")
+	for _, h in ipairs(HEADERS) do must("header", mt.header(conn, h[1], h[2])) end
+	must("eoh", mt.eoh(conn))
+	must("body 1", mt.bodystring(conn, string.rep("y", 8000) .. "\r\n"))
+	eq("reply to a chunk under the limit", "SMFIR_CONTINUE", reply_name(mt.getreply(conn)))
+	must("body 2", mt.bodystring(conn, string.rep("y", 8000) .. "\r\n"))
+	eq("reply to the chunk passing the limit", "SMFIR_SKIP", reply_name(mt.getreply(conn)))
+	must("eom", mt.eom(conn))
+	eq("EOM reply", "SMFIR_REPLYCODE", reply_name(mt.getreply(conn)))
+	eom_reply(conn, "552", "5.3.4", "Message size exceeds fixed limit (ref: SZ7)")
+end)
+
+case("size: a refused message does not affect the next one", function()
+	local conn = open()
+	mail(conn, "<a@remote.example>", { qid = "SZ8a" })
+	rcpt(conn, "<bob@example.org>")
+	eq("EOM 1 reply", "SMFIR_REPLYCODE", reply_name(data(conn, HEADERS, string.rep("z", 20000))))
+	mail(conn, "<a@remote.example>", { qid = "SZ8b" })
+	rcpt(conn, "<bob@example.org>")
+	eq("EOM 2 reply", "SMFIR_CONTINUE", reply_name(data(conn, HEADERS, "small\r\n")))
+	log_expect({ qid = "SZ8b", nrcpt = "1" }, { action = "accept", m = "2" })
+end)
+
+case("log: no key appears twice in a verdict line", function()
+	-- e.g. the message size and the result of the "size" check
+	for _, l in ipairs(log_lines()) do
+		if l:find(" action=", 1, true) then
+			local seen = {}
+			local f = parse_line(l)
+			local t = f.text:gsub("\"[^\"]*\"", "\"\"")
+			for k in t:gmatch("%f[%w_-]([%w_-]+)=") do
+				if seen[k] then
+					fail("each key once in", "'" .. l .. "'", "'" .. k .. "' twice")
+					return
+				end
+				seen[k] = true
+			end
+		end
+	end
+end)
