@@ -47,7 +47,7 @@ static const struct gate {
 	bool monitorable;		/* Mode monitor may suspend it */
 } gates[] = {
 	{ "relay", "554", "5.7.1", "Relay access denied", false },
-	{ "auth", "530", "5.7.0", "Authentication required", true },
+	{ "auth-required", "530", "5.7.0", "Authentication required", true },
 	{ "sender-login", "553", "5.7.1",
 	  "Sender address not owned by the authenticated user", true },
 	{ "size-limit", "552", "5.3.4", "Message size exceeds fixed limit", true },

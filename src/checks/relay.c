@@ -35,7 +35,7 @@ check_sender(struct tg_msg *msg)
 	if (conn->auth_user == NULL) {
 		if (conn->daemon_name != NULL
 		    && tg_strlist_has(&cfg->submission_daemons, conn->daemon_name))
-			tg_result_add(msg, "auth", TG_FAIL, TG_PH_MAIL,
+			tg_result_add(msg, "auth-required", TG_FAIL, TG_PH_MAIL,
 			    "service %s requires SMTP AUTH", conn->daemon_name);
 		return;
 	}

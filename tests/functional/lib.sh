@@ -3,7 +3,8 @@
 # contrib/try-tollgate.sh. POSIX sh plus "local"; bash and dash both work.
 #
 # Environment (automake sets the first two):
-#   top_srcdir, top_builddir  absolute paths; default: derived from this file
+#   top_srcdir, top_builddir  absolute paths; default: from the running
+#                             script (tests/functional/x.sh -> ../..)
 #   TG_KEEP=1                 keep the scratch directory after the run
 #   TG_VALGRIND=1             run tollgate under valgrind (slow)
 #   TG_VERBOSE=1              print the tollgate log at the end
@@ -165,7 +166,7 @@ tg_untrack() {
 # 10), then SIGKILL. Returns the exit status when PID is our child
 # (137 when it had to be killed), else 127.
 tg_kill_pid() {
-	local pid=$1 t=$((${2:-10} * 10)) rc=0 w
+	local pid="$1" t=$((${2:-10} * 10)) rc="0" w
 	if tg_alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null
 		while [ $t -gt 0 ] && tg_alive "$pid"; do
@@ -193,7 +194,7 @@ tg_alive() {
 }
 
 tg_cleanup() {
-	local rc=$? f p
+	local rc="$?" f p
 	trap - EXIT INT TERM HUP
 	for f in $TG_CLEANUPS; do
 		"$f" >/dev/null 2>&1
@@ -265,7 +266,7 @@ tg_ns() {
 # tg_write_conf FILE [ "Key value" ... ] - a test tollgate.conf: defaults
 # below, each argument replacing the default of its key (or adding it)
 tg_write_conf() {
-	local file=$1 kv key
+	local file="$1" kv key
 	shift
 	cat >"$file.tmp" <<EOF
 Socket unix:${TG_SOCK:-$TG_DIR/tollgate.sock}
@@ -298,7 +299,7 @@ tg_socket_path() {
 # tg_start CONF LOG - start tollgate -f in the background (inside the
 # namespace if there is one), wait until its socket accepts. Sets TG_PID.
 tg_start() {
-	local conf=$1 log=$2 sock
+	local conf="$1" log="$2" sock
 	sock=$(tg_socket_path "$conf")
 	if [ "${TG_VALGRIND:-0}" = 1 ]; then
 		$TG_NS_EXEC valgrind -q --error-exitcode=99 --leak-check=full \
@@ -326,7 +327,7 @@ tg_started() {
 # tg_stop [PID] - SIGTERM and wait; returns tollgate's exit status.
 # (libmilter notices the stop only at its next poll timeout: ~5 s)
 tg_stop() {
-	local pid=${1:-$TG_PID}
+	local pid="${1:-$TG_PID}"
 	[ -n "$pid" ] || return 0
 	tg_kill_pid "$pid" 15
 }
@@ -335,7 +336,7 @@ tg_stop() {
 # ~5 s libmilter shutdowns of several daemons overlap
 TG_STOPPING=""
 tg_stop_async() {
-	local pid=${1:-$TG_PID}
+	local pid="${1:-$TG_PID}"
 	kill -TERM "$pid" 2>/dev/null
 	TG_STOPPING="$TG_STOPPING $pid"
 }
@@ -359,7 +360,7 @@ PF_SINK_PORT=${PF_SINK_PORT:-2526}
 # the smtp-sink on PF_SINK_PORT. SASL (cyrus sasldb) on the submission
 # service when saslpasswd2 exists.
 pf_setup() {
-	local pf=$1 sock=$2
+	local pf="$1" sock="$2"
 	mkdir -p "$pf/etc/sasl" "$pf/queue" "$pf/data"
 	chown postfix "$pf/data"
 	cat >"$pf/etc/main.cf" <<EOF
@@ -451,14 +452,14 @@ EOF
 
 # pf_add_sasl_user DIR USER@REALM PASSWORD
 pf_add_sasl_user() {
-	local pf=$1 user=${2%@*} realm=${2#*@}
+	local pf="$1" user="${2%@*}" realm="${2#*@}"
 	printf '%s' "$3" | saslpasswd2 -p -c -f "$pf/sasldb2" -u "$realm" "$user" || return 1
 	chown postfix "$pf/sasldb2" && chmod 0640 "$pf/sasldb2"
 }
 
 # pf_start DIR - start the instance (inside the namespace), wait for smtpd
 pf_start() {
-	local pf=$1
+	local pf="$1"
 	PF_DIR=$pf
 	tg_at_exit pf_cleanup
 	tg_ns postfix -c "$pf/etc" start >>"$pf/start.log" 2>&1 || {
@@ -479,7 +480,7 @@ pf_listening() {
 
 # pf_stop - stop the instance; fall back to the master's pid file
 pf_stop() {
-	local pf=${PF_DIR:-}
+	local pf="${PF_DIR:-}"
 	[ -n "$pf" ] || return 0
 	tg_ns postfix -c "$pf/etc" stop >/dev/null 2>&1
 	tg_wait_for 10 pf_master_gone "$pf"
@@ -506,7 +507,7 @@ pf_cleanup() {
 
 # sink_start DIR - smtp-sink on PF_SINK_PORT dumping each message into DIR
 sink_start() {
-	local dir=$1
+	local dir="$1"
 	mkdir -p "$dir"
 	chown postfix "$dir"
 	$TG_NS_EXEC smtp-sink -u postfix -d "$dir/%Y%m%d%H%M%S." -h sink.example \

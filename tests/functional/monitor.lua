@@ -39,7 +39,7 @@ case("monitor: submission without AUTH only logged", function()
 	local conn = open({ daemon = "submission" })
 	eq("MAIL reply", "SMFIR_CONTINUE", reply_name(mail(conn, "<mon3@example.org>")))
 	log_expect({ from = "<mon3@example.org>" },
-	    { action = "accept", monitor = "reject", code = "530", xcode = "5.7.0", rule = "auth" })
+	    { action = "accept", monitor = "reject", code = "530", xcode = "5.7.0", rule = "auth-required" })
 end)
 
 case("monitor: SIZE= over the limit only logged", function()

@@ -22,7 +22,7 @@ POLICY=$TG_DIR/policy.conf
 # run_lua SUITE LOG [-D NAME=VALUE...] - one miltertest script against
 # the running daemon
 run_lua() {
-	local suite=$1 log=$2 out=$TG_DIR/$1.out rc
+	local suite="$1" log="$2" out="$TG_DIR/$1.out" rc
 	shift 2
 	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
 	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
@@ -43,8 +43,8 @@ run_lua() {
 # The policy is $POLICY as it is when the suite starts.
 SUITE_PIDS=""
 suite() {
-	local name=$1 log=$TG_DIR/$1.log conf=$TG_DIR/$1-tollgate.conf
-	local sock_save=$SOCK
+	local name="$1" log="$TG_DIR/$1.log" conf="$TG_DIR/$1-tollgate.conf"
+	local sock_save="$SOCK"
 	shift
 	SOCK=$TG_DIR/$name.sock
 	TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/$name.pid tg_write_conf "$conf" "$@"
@@ -130,7 +130,7 @@ fi
 # check_n NAME CONF EXPECTED-RC [STRING...] - tollgate -n exit status and
 # each STRING in its stderr
 check_n() {
-	local name=$1 conf=$2 want=$3 rc s err=$TG_DIR/n.err
+	local name="$1" conf="$2" want="$3" rc s err="$TG_DIR/n.err"
 	shift 3
 	timeout 20 "$TOLLGATE" -n -c "$conf" >"$TG_DIR/n.out" 2>"$err"
 	rc=$?
@@ -191,7 +191,7 @@ check_n "tollgate -n broken policy" "$BAD" nonzero \
 # hup_and_wait LOG - SIGHUP the daemon and wait for its answer in the log;
 # HUP_RESULT: reloaded, refused or timeout
 hup_and_wait() {
-	local ok0 bad0 t=100
+	local ok0 bad0 t="100"
 	ok0=$(grep -c 'reloaded ' "$1")
 	bad0=$(grep -c 'still running the previous configuration' "$1")
 	kill -HUP "$TG_PID"

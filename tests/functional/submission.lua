@@ -8,9 +8,9 @@ case("submission: no AUTH on the submission service refused 530 5.7.0 at MAIL", 
 	local conn = open({ daemon = "submission" })
 	eq("MAIL reply", "SMFIR_REPLYCODE", reply_name(mail(conn, "<sub1@example.org>")))
 	log_expect({ from = "<sub1@example.org>" },
-	    { action = "reject", code = "530", xcode = "5.7.0", rule = "auth",
+	    { action = "reject", code = "530", xcode = "5.7.0", rule = "auth-required",
 	      daemon = "submission",
-	      reasons = "auth: service submission requires SMTP AUTH" })
+	      reasons = "auth-required: service submission requires SMTP AUTH" })
 end)
 
 case("submission: a second SubmissionDaemons name is honoured", function()

@@ -147,7 +147,7 @@ START_TEST(submission_needs_auth)
 	struct tg_conn *conn = new_conn(cfg, "198.51.100.7", NULL, "submission");
 
 	ck_assert(mail(conn, "<alice@example.org>", 0));
-	assert_verdict(conn->msg, TG_REJECT, "530", "5.7.0", "auth");
+	assert_verdict(conn->msg, TG_REJECT, "530", "5.7.0", "auth-required");
 	tg_conn_free(&conn);
 	cfg = load_cfg("");
 	conn = new_conn(cfg, "198.51.100.7", NULL, "smtpd");
@@ -231,7 +231,7 @@ START_TEST(monitor_mode)
 	ck_assert(mail(conn, "<a@remote.example>", 0));
 	ck_assert(conn->msg->verdict.monitored);
 	ck_assert_int_eq(conn->msg->verdict.would, TG_REJECT);
-	assert_verdict(conn->msg, TG_ACCEPT, "530", "5.7.0", "auth");
+	assert_verdict(conn->msg, TG_ACCEPT, "530", "5.7.0", "auth-required");
 	/* relay denial is never suspended */
 	ck_assert(rcpt(conn, "<bob@other.example>"));
 	ck_assert(!conn->msg->verdict.monitored);
