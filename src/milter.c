@@ -40,7 +40,7 @@ static unsigned long next_id;
 
 /* phases whose answer is always "continue" need no reply at all */
 #define WANT_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH \
-	| SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP)
+	| SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP | SMFIP_HDR_LEADSPC)
 #define WANT_AFLAGS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
 
 /* mconn_get - the private data, created on first use */
@@ -291,6 +291,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 		return internal_error(ctx, mc ? mc->conn : NULL, "header without a message");
 	arg.hname = name;
 	arg.hvalue = value;
+	arg.leadspc = (mc->pflags & SMFIP_HDR_LEADSPC) != 0;
 	tg_session_phase(mc->conn->msg, TG_PH_HEADER, &arg);
 	return cont(mc, SMFIP_NR_HDR);
 }
@@ -325,9 +326,36 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
+enum hdr_op { HDR_ADD, HDR_TOP, HDR_CHANGE };
+
+/* put_header - add at the end, insert at the top, or change the first
+   header called name. With SMFIP_HDR_LEADSPC the MTA puts no space
+   after the colon of what we write, so the value gets one here. */
+static int
+put_header(SMFICTX *ctx, const struct mconn *mc, enum hdr_op op, const char *name,
+    const char *value)
+{
+	struct tg_strbuf sb = { 0 };
+	int rc;
+
+	if (mc->pflags & SMFIP_HDR_LEADSPC) {
+		tg_strbuf_addch(&sb, ' ');
+		tg_strbuf_append(&sb, value);
+		value = sb.s;
+	}
+	if (op == HDR_ADD)
+		rc = smfi_addheader(ctx, (char *)name, (char *)value);
+	else if (op == HDR_TOP)
+		rc = smfi_insheader(ctx, 0, (char *)name, (char *)value);
+	else
+		rc = smfi_chgheader(ctx, (char *)name, 1, (char *)value);
+	tg_strbuf_free(&sb);
+	return rc;
+}
+
 /* tag_headers - X-Spam-Flag, X-Tollgate-Verdict, subject prefix */
 static int
-tag_headers(SMFICTX *ctx, const struct tg_msg *msg, bool flag)
+tag_headers(SMFICTX *ctx, const struct mconn *mc, const struct tg_msg *msg, bool flag)
 {
 	const struct tg_config *cfg = msg->conn->cfg;
 	struct tg_strbuf sb = { 0 };
@@ -337,10 +365,10 @@ tag_headers(SMFICTX *ctx, const struct tg_msg *msg, bool flag)
 	if (!cfg->tag_headers)
 		return MI_SUCCESS;
 	if (flag)
-		rc = smfi_addheader(ctx, "X-Spam-Flag", "YES");
+		rc = put_header(ctx, mc, HDR_ADD, "X-Spam-Flag", "YES");
 	tg_verdict_header(&msg->verdict, &sb);
 	if (rc == MI_SUCCESS)
-		rc = smfi_addheader(ctx, "X-Tollgate-Verdict", sb.s);
+		rc = put_header(ctx, mc, HDR_ADD, "X-Tollgate-Verdict", sb.s);
 	tg_strbuf_free(&sb);
 	if (!flag || cfg->tag_subject_prefix[0] == '\0' || rc != MI_SUCCESS)
 		return rc;
@@ -348,9 +376,9 @@ tag_headers(SMFICTX *ctx, const struct tg_msg *msg, bool flag)
 	tg_strbuf_append(&sb, cfg->tag_subject_prefix);
 	if (subject != NULL) {
 		tg_strbuf_append(&sb, subject);
-		rc = smfi_chgheader(ctx, "Subject", 1, sb.s);
+		rc = put_header(ctx, mc, HDR_CHANGE, "Subject", sb.s);
 	} else {
-		rc = smfi_addheader(ctx, "Subject", sb.s);
+		rc = put_header(ctx, mc, HDR_ADD, "Subject", sb.s);
 	}
 	tg_strbuf_free(&sb);
 	return rc;
@@ -383,7 +411,7 @@ quarantine(SMFICTX *ctx, const struct tg_msg *msg)
 /* authres - remove Authentication-Results headers that claim our
    authserv-id, then put ours on top */
 static int
-authres(SMFICTX *ctx, const struct tg_msg *msg)
+authres(SMFICTX *ctx, const struct mconn *mc, const struct tg_msg *msg)
 {
 	const char *id = msg->conn->cfg->authserv_id;
 	struct tg_strbuf sb = { 0 };
@@ -397,29 +425,29 @@ authres(SMFICTX *ctx, const struct tg_msg *msg)
 		    "removed %zu Authentication-Results header(s) claiming %s", n, id);
 	tg_authres_value(msg, id, &sb);
 	if (rc == MI_SUCCESS)
-		rc = smfi_insheader(ctx, 0, "Authentication-Results", sb.s);
+		rc = put_header(ctx, mc, HDR_TOP, "Authentication-Results", sb.s);
 	tg_strbuf_truncate(&sb, 0);
 	if (rc == MI_SUCCESS && msg->conn->cfg->received_spf
 	    && tg_authres_received_spf(msg, id, &sb))
-		rc = smfi_insheader(ctx, 0, "Received-SPF", sb.s);
+		rc = put_header(ctx, mc, HDR_TOP, "Received-SPF", sb.s);
 	tg_strbuf_free(&sb);
 	return rc;
 }
 
 /* apply - carry out an end-of-message verdict */
 static sfsistat
-apply(SMFICTX *ctx, struct tg_msg *msg)
+apply(SMFICTX *ctx, const struct mconn *mc, struct tg_msg *msg)
 {
 	const struct tg_verdict *v = &msg->verdict;
 	int rc;
 
 	if (v->action == TG_REJECT || v->action == TG_TEMPFAIL)
 		return reply(ctx, msg);
-	rc = authres(ctx, msg);
+	rc = authres(ctx, mc, msg);
 	if (rc == MI_SUCCESS && v->action != TG_ACCEPT)
-		rc = tag_headers(ctx, msg, true);
+		rc = tag_headers(ctx, mc, msg, true);
 	else if (rc == MI_SUCCESS && v->monitored)
-		rc = tag_headers(ctx, msg, false);
+		rc = tag_headers(ctx, mc, msg, false);
 	if (rc == MI_SUCCESS && v->action == TG_QUARANTINE)
 		rc = quarantine(ctx, msg);
 	if (rc != MI_SUCCESS)
@@ -439,7 +467,7 @@ mlfi_eom(SMFICTX *ctx)
 	msg = mc->conn->msg;
 	macros(ctx, mc->conn);
 	tg_session_phase(msg, TG_PH_EOM, NULL);
-	rc = apply(ctx, msg);
+	rc = apply(ctx, mc, msg);
 	tg_log_verdict(msg, NULL);
 	tg_msg_free(mc->conn);
 	return rc;

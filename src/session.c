@@ -249,10 +249,16 @@ tg_msg_elapsed_ms(const struct tg_msg *msg)
 	    + (double)(now.tv_nsec - msg->start.tv_nsec) / 1e6;
 }
 
-/* add_header - keep a copy of a header and count its bytes */
+/* add_header - keep a copy of a header (value without the white space
+   after the colon) and count its bytes */
 static void
-add_header(struct tg_msg *msg, const char *name, const char *value)
+add_header(struct tg_msg *msg, const char *name, const char *raw, bool leadspc)
 {
+	const char *value = raw;
+
+	if (leadspc)
+		while (*value == ' ' || *value == '\t')
+			value++;
 	if (msg->nheaders == msg->capheaders) {
 		struct tg_header *nv;
 
@@ -265,7 +271,7 @@ add_header(struct tg_msg *msg, const char *name, const char *value)
 	msg->headers[msg->nheaders].name = tg_arena_strdup(msg->arena, name);
 	msg->headers[msg->nheaders].value = tg_arena_strdup(msg->arena, value);
 	msg->nheaders++;
-	msg->size += strlen(name) + 2 + strlen(value) + 2;
+	msg->size += strlen(name) + (leadspc ? 1 : 2) + strlen(raw) + 2;
 }
 
 /* count_bytes - size accounting that the size gate reads */
@@ -275,7 +281,7 @@ count_bytes(struct tg_msg *msg, enum tg_phase phase, const struct tg_phase_arg *
 	uint64_t max = msg->conn->cfg->max_message_size;
 
 	if (phase == TG_PH_HEADER)
-		add_header(msg, arg->hname, arg->hvalue);
+		add_header(msg, arg->hname, arg->hvalue, arg->leadspc);
 	else if (phase == TG_PH_EOH)
 		msg->size += 2;
 	else if (phase == TG_PH_BODY)

@@ -10,6 +10,7 @@
 #ifndef TG_CHECK_H
 #define TG_CHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct tg_config;
@@ -30,6 +31,7 @@ enum tg_phase {
 struct tg_phase_arg {
 	const char *rcpt;		/* RCPT: the raw recipient path */
 	const char *hname, *hvalue;	/* HEADER */
+	bool leadspc;			/* HEADER: hvalue keeps the white space after ':' */
 	const unsigned char *body;	/* BODY: one chunk */
 	size_t bodylen;
 };

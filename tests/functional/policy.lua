@@ -83,7 +83,7 @@ case("policy: tag adds X-Spam-Flag, X-Tollgate-Verdict and the subject prefix", 
 	local v = header_added(conn, "X-Tollgate-Verdict")
 	eq("X-Tollgate-Verdict", "tag score=0.0 rule=spammy; rule spammy", v)
 	yes("Subject changed to '[SPAM] cheap Viagra'",
-	    mt.eom_check(conn, MT_HDRCHANGE, "Subject", "[SPAM] cheap Viagra"))
+	    mt.eom_check(conn, MT_HDRCHANGE, "Subject", " [SPAM] cheap Viagra"))
 	yes("no quarantine", not mt.eom_check(conn, MT_QUARANTINE))
 	log_expect({ qid = "POL8", nrcpt = "1" },
 	    { action = "tag", rule = "spammy", code = false, score = "0.0" })
@@ -102,7 +102,7 @@ case("policy: scores add up to the tag threshold", function()
 	    headers = { { "Subject", "x" }, { "X-Score-A", "1" }, { "X-Score-B", "1" } } })
 	eq("EOM reply", "SMFIR_CONTINUE", eom)
 	eq("X-Spam-Flag", "YES", header_added(conn, "X-Spam-Flag"))
-	yes("Subject prefixed", mt.eom_check(conn, MT_HDRCHANGE, "Subject", "[SPAM] x"))
+	yes("Subject prefixed", mt.eom_check(conn, MT_HDRCHANGE, "Subject", " [SPAM] x"))
 	local v = header_added(conn, "X-Tollgate-Verdict")
 	yes("X-Tollgate-Verdict starts 'tag score=6.0'", starts(v, "tag score=6.0"), v)
 	log_expect({ qid = "POL10", nrcpt = "1" },

@@ -1,0 +1,184 @@
+#!/bin/sh
+# run-spf.sh - the SPF check (RFC 7208) against a real DNS server: nsd
+# in a network namespace of our own serving the records below, tollgate
+# in the same namespace, driven by miltertest(8) (spf-*.lua).
+#
+# Run by "make check" (env top_srcdir, top_builddir) or by hand:
+#   top_builddir=/path/to/build tests/functional/run-spf.sh
+# Exit: 0 all passed, 1 something failed, 77 when nsd, miltertest or ip
+# are missing or we are not root. Prints "ok - NAME" / "not ok - NAME:
+# expected X, got Y" per case.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+. "$top_srcdir/tests/functional/lib.sh"
+. "$top_srcdir/tests/functional/dnslib.sh"
+
+[ "$(id -u)" = 0 ] || tg_skip "needs root (network namespace)"
+tg_need_cmd nsd miltertest ip
+tg_init spf
+if ! tg_netns_create; then
+	tg_fail "network namespace created" "ip netns add to work" "an error"
+	tg_summary
+	exit 1
+fi
+
+POLICY=$TG_DIR/policy.conf
+
+# ---------------------------------------------------------------- zones
+# Clients: 192.0.2.10 and 2001:db8::25 are the designated senders,
+# 198.51.100.7 is not; 192.88.99.10 has a reverse name, 192.88.99.11
+# eleven that do not validate (libunbound answers the reverse zones of
+# the documentation networks itself). Names under .example (libunbound answers .test
+# itself).
+dns_zone example <<'ZONE'
+pass          TXT "v=spf1 ip4:192.0.2.10 ip6:2001:db8::/32 -all"
+fail          TXT "v=spf1 ip4:192.0.2.99 -all"
+softfail      TXT "v=spf1 ip4:192.0.2.99 ~all"
+neutral       TXT "v=spf1 ip4:192.0.2.99 ?all"
+nospf         A   192.0.2.1
+nospf         TXT "just some text"
+two           TXT "v=spf1 ip4:192.0.2.10 -all"
+two           TXT "v=spf1 -all"
+split         TXT "v=spf1 ip4:192.0.2.10 " "-all"
+upper         TXT "V=SPF1 IP4:192.0.2.10 -ALL"
+unknown-mech  TXT "v=spf1 ip4:192.0.2.10 foo:bar.example -all"
+bad-qual      TXT "v=spf1 !ip4:192.0.2.10 -all"
+bad-cidr      TXT "v=spf1 ip4:192.0.2.10/33 -all"
+bad-macro     TXT "v=spf1 ip4:192.0.2.10 -all moo=%d"
+two-redirect  TXT "v=spf1 redirect=pass.example redirect=fail.example"
+two-exp       TXT "v=spf1 ip4:192.0.2.10 -all exp=why.expl.example exp=why.expl.example"
+no-tld        TXT "v=spf1 a:localhost -all"
+include       TXT "v=spf1 include:pass.example -all"
+include-none  TXT "v=spf1 include:nospf.example -all"
+redirect      TXT "v=spf1 redirect=pass.example"
+redirect-all  TXT "v=spf1 redirect=pass.example -all"
+redirect-mid  TXT "v=spf1 redirect=fail.example ip4:192.0.2.10"
+a             TXT "v=spf1 a -all"
+a             A   192.0.2.10
+a             AAAA 2001:db8::25
+a-other       TXT "v=spf1 a:host.a.example/24 -all"
+host.a        A   192.0.2.200
+mx            TXT "v=spf1 mx -all"
+mx            MX  10 mail1.mx
+mx            MX  20 mail2.mx
+mail1.mx      A   192.0.2.50
+mail2.mx      A   192.0.2.10
+ptr           TXT "v=spf1 ptr -all"
+host.ptr      A   192.88.99.10
+ptr11         TXT "v=spf1 ptr -all"
+exists        TXT "v=spf1 exists:%{i}.ok.exists.example -all"
+192.0.2.10.ok.exists A 127.0.0.2
+zero          TXT "v=spf1 -ip4:0.0.0.0/0 +all"
+helo          TXT "v=spf1 ip4:192.0.2.10 -all"
+expl          TXT "v=spf1 ip4:192.0.2.99 -all exp=why.expl.example"
+why.expl      TXT "%{i} is not one of %{d}'s designated mail servers."
+redirect-expl TXT "v=spf1 redirect=expl.example exp=other.expl.example"
+other.expl    TXT "wrong explanation"
+soft-expl     TXT "v=spf1 ~all exp=why.expl.example"
+void2         TXT "v=spf1 a:nx1.example mx:nx2.example ip4:192.0.2.10 -all"
+void3         TXT "v=spf1 a:nx1.example a:nx2.example exists:nx3.example ip4:192.0.2.10 -all"
+loop-a        TXT "v=spf1 include:loop-b.example -all"
+loop-b        TXT "v=spf1 include:loop-a.example -all"
+chain10       TXT "v=spf1 include:c2.example -all"
+chain11       TXT "v=spf1 include:c1.example -all"
+c1            TXT "v=spf1 include:c2.example -all"
+c2            TXT "v=spf1 include:c3.example -all"
+c3            TXT "v=spf1 include:c4.example -all"
+c4            TXT "v=spf1 include:c5.example -all"
+c5            TXT "v=spf1 include:c6.example -all"
+c6            TXT "v=spf1 include:c7.example -all"
+c7            TXT "v=spf1 include:c8.example -all"
+c8            TXT "v=spf1 include:c9.example -all"
+c9            TXT "v=spf1 include:c10.example -all"
+c10           TXT "v=spf1 include:c11.example -all"
+c11           TXT "v=spf1 ip4:192.0.2.10 -all"
+flat10        TXT "v=spf1 a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example ip4:192.0.2.10 -all"
+flat11        TXT "v=spf1 a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example a:host.a.example ip4:192.0.2.10 -all"
+ZONE
+dns_zone 99.88.192.in-addr.arpa <<'ZONE'
+10            PTR host.ptr.example.
+11            PTR n1.ptr11.example.
+11            PTR n2.ptr11.example.
+11            PTR n3.ptr11.example.
+11            PTR n4.ptr11.example.
+11            PTR n5.ptr11.example.
+11            PTR n6.ptr11.example.
+11            PTR n7.ptr11.example.
+11            PTR n8.ptr11.example.
+11            PTR n9.ptr11.example.
+11            PTR n10.ptr11.example.
+11            PTR n11.ptr11.example.
+ZONE
+dns_start || { tg_fail "nsd starts" "nsd answering" "no answer"; tg_summary; exit 1; }
+
+# ---------------------------------------------------------------- suites
+
+# run_lua SUITE LOG [-D NAME=VALUE...] - one miltertest script
+run_lua() {
+	local suite=$1 log=$2 out=$TG_DIR/$1.out rc
+	shift 2
+	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
+	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
+	    -D DIR="$TG_DIR" "$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) - ' "$out"
+	tg_count_results "$out"
+	if [ $rc -ne 0 ]; then
+		tg_fail "$suite.lua ran to the end" "miltertest exit 0" \
+		    "exit $rc: $(grep -Ev '^(ok|not ok) - ' "$out" | tail -n 3 | tr '\n' ' ')"
+	fi
+}
+
+# suite NAME [conf overrides...] - a daemon of its own for NAME.lua
+SUITE_PIDS=""
+suite() {
+	local name=$1 log=$TG_DIR/$1.log conf=$TG_DIR/$1.conf
+	shift
+	SOCK=$TG_DIR/$name.sock
+	TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/$name.pid tg_write_conf "$conf" \
+	    "AuthservID mx.example.org" "Nameservers 127.0.0.1" \
+	    "DNSTimeout 2s" "CheckTimeout 10s" "$@"
+	if tg_start "$conf" "$log"; then
+		run_lua "$name" "$log"
+		tg_stop_async "$TG_PID"
+		SUITE_PIDS="$SUITE_PIDS $name:$TG_PID"
+	else
+		tg_fail "$name: tollgate starts" "a socket" "no socket"
+	fi
+}
+
+reap_suites() {
+	local s rc
+	for s in $SUITE_PIDS; do
+		tg_reap "${s#*:}"
+		rc=$?
+		tg_eq "${s%%:*}: tollgate exits 0 on SIGTERM" 0 "$rc"
+	done
+	SUITE_PIDS=""
+}
+
+: >"$POLICY"
+suite spf-results
+suite spf-trusted "CheckTrustedClients yes" "TrustedNetworks 127.0.0.0/8, 203.0.113.0/24"
+printf 'rule spf-fail: spf is fail -> reject\n' >"$POLICY"
+suite spf-policy
+: >"$POLICY"
+
+# DNS gone: every lookup times out (DNSTimeout 1s); the daemon starts
+# while nsd still answers, then nsd is stopped
+SOCK=$TG_DIR/spf-temperror.sock
+TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/spf-temperror.pid tg_write_conf "$TG_DIR/spf-temperror.conf" \
+    "AuthservID mx.example.org" "Nameservers 127.0.0.1" "DNSTimeout 1s" \
+    "CheckTimeout 10s" "ErrorActions spf:temperror=tempfail"
+if tg_start "$TG_DIR/spf-temperror.conf" "$TG_DIR/spf-temperror.log"; then
+	dns_stop
+	run_lua spf-temperror "$TG_DIR/spf-temperror.log"
+	tg_stop_async "$TG_PID"
+	SUITE_PIDS="$SUITE_PIDS spf-temperror:$TG_PID"
+else
+	tg_fail "spf-temperror: tollgate starts" "a socket" "no socket"
+fi
+reap_suites
+
+tg_summary
