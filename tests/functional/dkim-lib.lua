@@ -46,7 +46,7 @@ end
 -- dkim_entries - the dkim= elements of our Authentication-Results
 -- header, in order, without the separating ';'
 function dkim_entries(conn)
-	local v = mt.getheader(conn, "Authentication-Results", 0)
+	local v = header_added(conn, "Authentication-Results")
 	local out = {}
 	if v == nil then return out, nil end
 	for part in (v .. "\n\t"):gmatch("(.-)\r?\n\t") do

@@ -3,9 +3,8 @@
 -- spf_entry - the "spf=..." element of our Authentication-Results
 -- header (it also holds dkim= and dmarc=), or nil when it has none
 function spf_entry(conn)
-	local v = mt.getheader(conn, "Authentication-Results", 0)
+	local v = header_added(conn, "Authentication-Results")
 	if v == nil then return nil, nil end
-	v = v:gsub("^ ", "")	-- the space after the colon (SMFIP_HDR_LEADSPC)
 	return v:match("\n\t(spf=[^;]*)"), v
 end
 

@@ -458,8 +458,10 @@ deliver(struct tg_config *cfg, const char *ip, const struct message *m, size_t c
 		char *v = NULL;
 
 		if (vform == V_LEADSPC) {
+			/* as with SMFIP_HDR_LEADSPC: the value keeps its space */
 			v = fmt(" %s", m->value[i]);
 			h.hvalue = v;
+			h.leadspc = true;
 		} else if (vform == V_LF) {
 			const char *s = m->value[i];
 			char *o = v = xstrdup(s);
