@@ -110,6 +110,8 @@ static const struct setting settings[] = {
 	  "DKIM signatures verified per message, the rest are ignored" },
 	{ "CheckTrustedClients", parse_bool, "no", OFF(check_trusted),
 	  "run SPF, DKIM and DMARC for TrustedNetworks and SMTP AUTH clients too" },
+	{ "SPFCheckHelo", parse_bool, "yes", OFF(spf_helo),
+	  "also check the HELO name's SPF record (the policy's spf-helo)" },
 	{ "ReceivedSPF", parse_bool, "no", OFF(received_spf),
 	  "add a Received-SPF header as well as Authentication-Results" },
 	{ "ErrorActions", parse_error_actions, "", OFF(error_actions),
@@ -929,8 +931,9 @@ tg_config_print(const struct tg_config *cfg, FILE *fp)
 	fprintf(fp, "DNSSECTrustAnchor %s\nPublicSuffixList %s\n",
 	    cfg->trust_anchor ? cfg->trust_anchor : "(none)", cfg->public_suffix_list);
 	fprintf(fp, "DKIMMinKeyBits %u\nDKIMMaxSignatures %u\nCheckTrustedClients %s\n"
-	    "ReceivedSPF %s\nErrorActions", cfg->dkim_min_key_bits, cfg->dkim_max_signatures,
-	    cfg->check_trusted ? "yes" : "no", cfg->received_spf ? "yes" : "no");
+	    "SPFCheckHelo %s\nReceivedSPF %s\nErrorActions", cfg->dkim_min_key_bits,
+	    cfg->dkim_max_signatures, cfg->check_trusted ? "yes" : "no",
+	    cfg->spf_helo ? "yes" : "no", cfg->received_spf ? "yes" : "no");
 	for (size_t i = 0; i < cfg->error_actions.n; i++) {
 		const struct tg_error_action *e = &cfg->error_actions.v[i];
 

@@ -76,6 +76,7 @@ struct tg_config {
 	unsigned int dkim_max_signatures;
 	bool check_trusted;		/* run SPF/DKIM/DMARC for trusted and AUTH clients */
 	bool received_spf;		/* add a Received-SPF header */
+	bool spf_helo;			/* also check the HELO identity (spf-helo) */
 	struct tg_error_actions error_actions;
 	struct tg_dns *dns;		/* the resolver of this snapshot */
 	struct tg_policy *policy;

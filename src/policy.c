@@ -575,26 +575,30 @@ node_new(enum node_kind kind)
 	return n;
 }
 
+#define SPF_OUTCOMES (1u << TG_PASS | 1u << TG_FAIL | 1u << TG_SOFTFAIL \
+	| 1u << TG_NEUTRAL | 1u << TG_NONE | 1u << TG_TEMPERROR | 1u << TG_PERMERROR)
+
 /* parse_outcomes - RESULT[,RESULT...] valid for method */
 static struct node *
 parse_outcomes(struct parser *ps, const char *method)
 {
 	static const char *const valid[] = {
 		/* bit sets of enum tg_outcome per method */
-		"spf", "dkim", "dmarc",
+		"spf", "dkim", "dmarc", "spf-helo",
 	};
 	static const unsigned int allowed[] = {
-		1u << TG_PASS | 1u << TG_FAIL | 1u << TG_SOFTFAIL | 1u << TG_NEUTRAL
-		    | 1u << TG_NONE | 1u << TG_TEMPERROR | 1u << TG_PERMERROR,
+		SPF_OUTCOMES,
 		1u << TG_PASS | 1u << TG_FAIL | 1u << TG_NEUTRAL | 1u << TG_POLICY
 		    | 1u << TG_NONE | 1u << TG_TEMPERROR | 1u << TG_PERMERROR,
 		1u << TG_PASS | 1u << TG_FAIL | 1u << TG_NONE | 1u << TG_TEMPERROR
 		    | 1u << TG_PERMERROR,
+		SPF_OUTCOMES,
 	};
 	static const char *const expected[] = {
 		"an SPF result (pass, fail, softfail, neutral, none, temperror, permerror)",
 		"a DKIM result (pass, fail, neutral, policy, none, temperror, permerror)",
 		"a DMARC result (pass, fail, none, temperror, permerror)",
+		"an SPF result (pass, fail, softfail, neutral, none, temperror, permerror)",
 	};
 	size_t m = 0;
 	struct node *n;
@@ -830,7 +834,7 @@ static const struct {
 	{ "tls", N_TLS }, { "trusted", N_TRUSTED },
 };
 
-#define COND_EXPECTED "a condition (spf, dkim, dmarc, dmarc-policy, client, " \
+#define COND_EXPECTED "a condition (spf, spf-helo, dkim, dmarc, dmarc-policy, client, " \
 	"authenticated, tls, trusted, helo, sender, sender-domain, recipient, " \
 	"recipient-domain, size, header, always, not, '(')"
 
@@ -861,7 +865,7 @@ parse_atom(struct parser *ps)
 		return NULL;
 	}
 	if (strcmp(t.text, "spf") == 0 || strcmp(t.text, "dkim") == 0
-	    || strcmp(t.text, "dmarc") == 0) {
+	    || strcmp(t.text, "dmarc") == 0 || strcmp(t.text, "spf-helo") == 0) {
 		n = parse_outcomes(ps, t.text);
 	} else if (strcmp(t.text, "dmarc-policy") == 0) {
 		struct token v;

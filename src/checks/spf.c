@@ -1224,6 +1224,26 @@ spf_phase(void *global, struct tg_msg *msg, enum tg_phase phase,
 	r->domain = id.domain;
 	r->props = props(msg, &id);
 	r->internal = internal;
+	/* RFC 7208 2.3: the HELO identity on its own, when it is a domain
+	   (for <> it already was the identity above); the policy sees it
+	   as "spf-helo", DMARC and Authentication-Results use the MAIL
+	   FROM result only */
+	if (!conn->cfg->spf_helo || id.helo || !conn->addr_known
+	    || !tg_spf_helo_is_domain(conn->helo))
+		return;
+	{
+		struct tg_spf_identity hid = { .helo = true, .local = "postmaster" };
+		const char *hreason = NULL;
+		bool hinternal = false;
+
+		hid.domain = tg_arena_strdup(msg->arena, conn->helo);
+		hid.sender = tg_arena_printf(msg->arena, "postmaster@%s", hid.domain);
+		o = evaluate(global, msg, &hid, &hreason, &hinternal);
+		r = tg_result_add(msg, "spf-helo", o, TG_PH_MAIL, "%s", "");
+		r->reason = hreason;
+		r->domain = hid.domain;
+		r->internal = hinternal;
+	}
 }
 
 static void __attribute__((noreturn))

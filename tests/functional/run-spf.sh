@@ -161,7 +161,7 @@ reap_suites() {
 : >"$POLICY"
 suite spf-results
 suite spf-trusted "CheckTrustedClients yes" "TrustedNetworks 127.0.0.0/8, 203.0.113.0/24"
-printf 'rule spf-fail: spf is fail -> reject\n' >"$POLICY"
+printf 'rule spf-fail: spf is fail -> reject\nrule helo-fail: spf-helo is fail -> reject 550 5.7.23 "HELO name not authorised"\n' >"$POLICY"
 suite spf-policy
 : >"$POLICY"
 

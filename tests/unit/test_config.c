@@ -734,6 +734,7 @@ START_TEST(print_settings)
 	    "DKIMMinKeyBits 1024\n"
 	    "DKIMMaxSignatures 10\n"
 	    "CheckTrustedClients no\n"
+	    "SPFCheckHelo yes\n"
 	    "ReceivedSPF no\n"
 	    "ErrorActions (none: errors are recorded only)\n");
 	ck_assert_str_eq(out, want);

@@ -59,7 +59,7 @@ static const struct error_case {
 	{ "rule a: dmarc-policy is maybe -> tag\n",
 	  "t:1:25: expected a DMARC policy (none, quarantine, reject), got \"maybe\"\n" },
 	{ "rule a: weather is fine -> tag\n",
-	  "t:1:9: expected a condition (spf, dkim, dmarc, dmarc-policy, client, authenticated, "
+	  "t:1:9: expected a condition (spf, spf-helo, dkim, dmarc, dmarc-policy, client, authenticated, "
 	  "tls, trusted, helo, sender, sender-domain, recipient, recipient-domain, size, "
 	  "header, always, not, '('), got \"weather\"\n" },
 	{ "rule a: client in friends -> accept\n",
@@ -317,6 +317,8 @@ static const struct eval_case eval_cases[] = {
 	  "accept", NULL, "250", "2.0.0", NULL, "s(+100.0)", 100 },
 	{ "no result counts as none", "rule n: spf is none -> tag\n", { 0 },
 	  "tag", "n", "250", "2.0.0", NULL, "rule n", 0 },
+	{ "spf-helo is its own result", "rule h: spf-helo is fail -> reject\nrule s: spf is fail -> tag\n",
+	  { .spf = "fail" }, "tag", "s", "250", "2.0.0", NULL, "rule s", 0 },
 	{ "result list", "rule n: spf is temperror, permerror -> tempfail\n", { .spf = "permerror" },
 	  "tempfail", "n", "451", "4.7.1", "Message deferred by policy, try again later", "rule n", 0 },
 	{ "any dkim signature", "rule d: dkim is pass -> accept\nrule x: always -> tag\n",
