@@ -107,7 +107,7 @@ static const struct setting settings[] = {
 	{ "DKIMMinKeyBits", parse_count, "1024", OFF(dkim_min_key_bits),
 	  "smallest RSA key a DKIM signature may use to pass" },
 	{ "DKIMMaxSignatures", parse_count, "10", OFF(dkim_max_signatures),
-	  "DKIM signatures verified per message, the rest are ignored" },
+	  "DKIM signatures verified per message; the rest are not verified" },
 	{ "CheckTrustedClients", parse_bool, "no", OFF(check_trusted),
 	  "run SPF, DKIM and DMARC for TrustedNetworks and SMTP AUTH clients too" },
 	{ "SPFCheckHelo", parse_bool, "yes", OFF(spf_helo),

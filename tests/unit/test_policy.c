@@ -453,6 +453,8 @@ static const struct shipped_case {
 	{ { .spf = "fail" }, "accept", NULL, "250" },
 	{ { .spf = "fail", .dkim = { "fail" } }, "tag", "tag-threshold", "250" },
 	{ { .spf = "softfail", .dkim = { "fail" } }, "accept", NULL, "250" },
+	/* a broken signature next to a good one is no failure */
+	{ { .spf = "fail", .dkim = { "fail", "pass" } }, "accept", NULL, "250" },
 	{ { .spf = "pass", .dkim = { "pass" }, .dmarc = "pass", .dmarc_policy = "reject" },
 	  "accept", NULL, "250" },
 };
