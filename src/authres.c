@@ -118,15 +118,41 @@ skip_cfws(const char *p)
 	}
 }
 
+/* quoted_is - p (at a '"') starts a quoted-string whose content is id,
+   any case; *end_r goes past the closing quote. RFC 8601 takes the
+   authserv-id as a "value", token or quoted-string: "mx.example.org"
+   is the same id as mx.example.org to whoever reads the header. */
+static bool
+quoted_is(const char *p, const char *id, const char **end_r)
+{
+	size_t i = 0;
+
+	for (p++; *p != '\0' && *p != '"'; p++, i++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		if (id[i] == '\0' || tolower((unsigned char)*p) != tolower((unsigned char)id[i]))
+			return false;
+	}
+	if (*p != '"' || id[i] != '\0')
+		return false;
+	*end_r = p + 1;
+	return true;
+}
+
 bool
 tg_authres_is_ours(const char *value, const char *authserv_id)
 {
 	size_t len = strlen(authserv_id);
 	const char *p = skip_cfws(value);
 
-	if (strncasecmp(p, authserv_id, len) != 0)
+	if (*p == '"') {
+		if (!quoted_is(p, authserv_id, &p))
+			return false;
+	} else if (strncasecmp(p, authserv_id, len) == 0) {
+		p += len;
+	} else {
 		return false;
-	p += len;
+	}
 	/* the id ends at CFWS, ';' or the end; "mx.example.org.evil" is not ours */
 	return *p == '\0' || *p == ';' || *p == '(' || isspace((unsigned char)*p);
 }

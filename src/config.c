@@ -54,7 +54,7 @@ struct setting {
 static parse_fn parse_str, parse_path, parse_mode, parse_size, parse_bool,
     parse_domains, parse_cidrs, parse_words, parse_facility, parse_onerror,
     parse_runmode, parse_logformat, parse_socket, parse_uint, parse_ms, parse_count,
-    parse_error_actions;
+    parse_error_actions, parse_record;
 
 #define OFF(f) offsetof(struct tg_config, f)
 
@@ -116,6 +116,14 @@ static const struct setting settings[] = {
 	  "add a Received-SPF header as well as Authentication-Results" },
 	{ "ErrorActions", parse_error_actions, "", OFF(error_actions),
 	  "CHECK:temperror|permerror=accept|tag|tempfail, ...: what a check error does" },
+	{ "StateDB", parse_path, "/var/lib/tollgate/state.db", OFF(state_db),
+	  "SQLite verdict store shared with tollgatectl(8)" },
+	{ "RecordVerdicts", parse_record, "quarantine", OFF(record_verdicts),
+	  "verdicts written to StateDB: quarantine, all, or none" },
+	{ "StoreTimeout", parse_ms, "100ms", OFF(store_timeout_ms),
+	  "longest a StateDB write may delay a verdict (at most 1s)" },
+	{ "PostfixConfigDir", parse_path, "/etc/postfix", OFF(postfix_config_dir),
+	  "Postfix configuration directory tollgatectl passes to postsuper/postcat -c" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -408,6 +416,18 @@ parse_facility(struct tg_config *cfg, void *field, const char *value, struct whe
 }
 
 static int
+parse_record(struct tg_config *cfg, void *field, const char *value, struct where *w)
+{
+	static const char *const names[] = { "none", "quarantine", "all", NULL };
+	int i = choose(value, names, "quarantine, all or none", w);
+
+	if (i < 0)
+		return -1;
+	*(enum tg_record *)field = (enum tg_record)i;
+	return 0;
+}
+
+static int
 parse_socket(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
 	struct tg_strbuf sb = { 0 };
@@ -647,18 +667,17 @@ find_setting(const char *name)
 	return NULL;
 }
 
-/* parse_line - "Key value" into cfg; seen[] catches duplicates */
-static void
-parse_line(struct tg_config *cfg, char *line, struct where *w, bool seen[])
+/* split_line - "Key value # comment" into key and value, in place;
+   false for a blank or comment line */
+static bool
+split_line(char *line, char **key_r, char **value_r)
 {
 	char *key = line, *value, *end;
-	const struct setting *s;
-	struct tg_strbuf sb = { 0 };
 
 	while (isspace((unsigned char)*key))
 		key++;
 	if (*key == '\0' || *key == '#')
-		return;
+		return false;
 	for (value = key; *value && !isspace((unsigned char)*value); value++)
 		;
 	if (*value != '\0')
@@ -680,6 +699,21 @@ parse_line(struct tg_config *cfg, char *line, struct where *w, bool seen[])
 	end = value + strlen(value);
 	while (end > value && isspace((unsigned char)end[-1]))
 		*--end = '\0';
+	*key_r = key;
+	*value_r = value;
+	return true;
+}
+
+/* parse_line - "Key value" into cfg; seen[] catches duplicates */
+static void
+parse_line(struct tg_config *cfg, char *line, struct where *w, bool seen[])
+{
+	char *key, *value;
+	const struct setting *s;
+	struct tg_strbuf sb = { 0 };
+
+	if (!split_line(line, &key, &value))
+		return;
 	s = find_setting(key);
 	if (s == NULL) {
 		report(w, "unknown setting \"%s\"", got(&sb, key));
@@ -794,6 +828,8 @@ config_free(struct tg_config *cfg)
 	free(cfg->trust_anchor);
 	free(cfg->public_suffix_list);
 	free(cfg->error_actions.v);
+	free(cfg->state_db);
+	free(cfg->postfix_config_dir);
 	tg_dns_free(&cfg->dns);
 	tg_policy_free(&cfg->policy);
 	free(cfg);
@@ -832,6 +868,9 @@ validate(struct tg_config *cfg, struct where *w)
 		if (cfg->policy == NULL)
 			w->nerrors++;
 	}
+	if (cfg->store_timeout_ms > 1000)
+		report(w, "StoreTimeout (%ums) must not be longer than 1s: a verdict "
+		    "never waits for the StateDB longer than that", cfg->store_timeout_ms);
 	if (cfg->dns_timeout_ms > cfg->check_timeout_ms)
 		report(w, "DNSTimeout (%ums) must not be longer than CheckTimeout (%ums)",
 		    cfg->dns_timeout_ms, cfg->check_timeout_ms);
@@ -890,6 +929,42 @@ tg_config_load(const char *path, struct tg_strbuf *errors)
 	return cfg;
 }
 
+char *
+tg_config_setting(const char *path, const char *name, struct tg_strbuf *errors)
+{
+	const struct setting *s = find_setting(name);
+	struct where w = { path, 0, errors, 0 };
+	struct tg_config tmp = { .path = (char *)path };
+	char *line = NULL, *key, *value, *result = NULL;
+	const char *found = NULL;
+	size_t cap = 0;
+	FILE *fp;
+
+	if (s == NULL || (s->parse != parse_str && s->parse != parse_path)) {
+		report(&w, "%s is not a string setting", name);
+		return NULL;
+	}
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		report(&w, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	while (found == NULL && getline(&line, &cap, fp) >= 0) {
+		w.line++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (split_line(line, &key, &value) && strcasecmp(key, s->name) == 0
+		    && *value != '\0')
+			found = unquote(value);
+	}
+	fclose(fp);
+	if (found == NULL)
+		found = s->def;
+	if (found != NULL)
+		s->parse(&tmp, &result, found, &w);
+	free(line);
+	return result;
+}
+
 void
 tg_config_print(const struct tg_config *cfg, FILE *fp)
 {
@@ -941,6 +1016,10 @@ tg_config_print(const struct tg_config *cfg, FILE *fp)
 		    tg_action_name(e->action));
 	}
 	fprintf(fp, "%s\n", cfg->error_actions.n ? "" : " (none: errors are recorded only)");
+	fprintf(fp, "StateDB %s\nRecordVerdicts %s\nStoreTimeout %ums\nPostfixConfigDir %s\n",
+	    cfg->state_db, cfg->record_verdicts == TG_RECORD_ALL ? "all"
+	    : cfg->record_verdicts == TG_RECORD_QUARANTINE ? "quarantine" : "none",
+	    cfg->store_timeout_ms, cfg->postfix_config_dir);
 }
 
 void

@@ -23,6 +23,8 @@ struct tg_strbuf;
 
 enum tg_mode { TG_MODE_ENFORCE, TG_MODE_MONITOR };
 enum tg_logformat { TG_LOGFMT_TEXT, TG_LOGFMT_JSON };
+/* RecordVerdicts: which verdicts go into the StateDB */
+enum tg_record { TG_RECORD_NONE, TG_RECORD_QUARANTINE, TG_RECORD_ALL };
 
 /* one sender-login map entry: sender address or "@domain" -> logins */
 struct tg_login_entry {
@@ -78,6 +80,10 @@ struct tg_config {
 	bool received_spf;		/* add a Received-SPF header */
 	bool spf_helo;			/* also check the HELO identity (spf-helo) */
 	struct tg_error_actions error_actions;
+	char *state_db;			/* StateDB: the verdict store (SQLite) */
+	enum tg_record record_verdicts;
+	unsigned int store_timeout_ms;	/* longest a store write may take */
+	char *postfix_config_dir;	/* for tollgatectl's postsuper/postcat */
 	struct tg_dns *dns;		/* the resolver of this snapshot */
 	struct tg_policy *policy;
 	void *check_global[TG_MAX_CHECKS];
@@ -88,6 +94,12 @@ struct tg_config {
    snapshot with one reference. On any error returns NULL and appends
    "FILE:LINE: message\n" lines to errors (all errors, not the first). */
 struct tg_config *tg_config_load(const char *path, struct tg_strbuf *errors);
+/* tg_config_setting - the value of one string or path setting (from
+   the file, else its default; a relative path made absolute) without
+   loading or validating anything else, so that a tool that needs only a
+   path works while the policy is broken. NULL for a setting without a
+   value or on error (then "FILE: message" lines in errors). Caller frees. */
+char *tg_config_setting(const char *path, const char *name, struct tg_strbuf *errors);
 /* tg_config_print - every setting with its effective value */
 void tg_config_print(const struct tg_config *cfg, FILE *fp);
 

@@ -6,7 +6,9 @@
  * answers and wakes the thread that asked, so many connections wait on
  * DNS at once without serialising behind a lock. Every query has a
  * deadline (the message's), after which it is cancelled and reported
- * as TG_DNS_TIMEOUT.
+ * as TG_DNS_TIMEOUT. Definite answers are also kept in a small cache of
+ * our own for their TTL (at most an hour), answered without a round
+ * trip through libunbound's threads.
  */
 #ifndef TG_DNS_H
 #define TG_DNS_H
@@ -59,6 +61,15 @@ void tg_dns_answer_free(struct tg_dns_answer *ans);
 int tg_dns_txt(const struct tg_dns_answer *ans, size_t i, struct tg_strbuf *out);
 
 const char *tg_dns_status_name(enum tg_dns_status s);
+
+/* tg_dns_hook - for tests only (the fuzzers in tests/fuzz): when set,
+   tg_dns_query() returns what it answers instead of asking libunbound.
+   It returns a result allocated the way libunbound allocates one
+   (malloc'd qname, NULL-terminated data[] with len[], answer_packet;
+   tg_dns_answer_free() hands it to ub_resolve_free()), or NULL for a
+   query that times out. Set it before the first query; the daemon
+   never does. */
+extern struct ub_result *(*tg_dns_hook)(const char *name, int type);
 
 /* tg_deadline - now (CLOCK_MONOTONIC) plus ms */
 void tg_deadline(struct timespec *ts, unsigned int ms);

@@ -683,20 +683,141 @@ parse_client(struct parser *ps)
 	return n;
 }
 
+/* the most parts a regular expression may have once its repetitions are
+   copied out: glibc's regcomp() copies a sub-expression for each count
+   of {m,n} (and once for +), so /a+++++++++++++++++++++++++/ or
+   /((a{99}){99}){99}/ would take gigabytes, on a reload of the running
+   daemon too */
+#define RE_MAX_PARTS 20000
+
+/* re_mul - a * b, saturating at RE_MAX_PARTS + 1 */
+static size_t
+re_mul(size_t a, size_t b)
+{
+	return a != 0 && b > (RE_MAX_PARTS + 1) / a ? RE_MAX_PARTS + 1 : a * b;
+}
+
+/* re_add - a + b, saturating at RE_MAX_PARTS + 1 */
+static size_t
+re_add(size_t a, size_t b)
+{
+	return a + b > RE_MAX_PARTS + 1 ? RE_MAX_PARTS + 1 : a + b;
+}
+
+/* re_copies - how many copies of the previous part the repetition at
+   *pp makes (1 for * and ?), and where it ends; 0 when *pp is none */
+static size_t
+re_copies(const char **pp)
+{
+	const char *p = *pp;
+	unsigned long m, n;
+	char *end;
+
+	if (*p == '*' || *p == '?' || *p == '+') {
+		*pp = p + 1;
+		return *p == '+' ? 2 : 1;
+	}
+	if (*p != '{' || p[1] < '0' || p[1] > '9')
+		return 0;
+	m = n = strtoul(p + 1, &end, 10);
+	if (*end == ',')
+		n = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10) : (end++, m + 1);
+	if (*end != '}')
+		return 0;		/* regcomp() says what is wrong */
+	*pp = end + 1;
+	n = n > m ? n : m;
+	return n == 0 ? 1 : n > RE_MAX_PARTS ? RE_MAX_PARTS + 1 : (size_t)n;
+}
+
+/* re_parts - the parts regcomp() would build for ERE p, at most
+   RE_MAX_PARTS + 1 (a measure, not its exact count); *stacked_r when
+   two repetition operators follow each other ("a+?", "a{2}*"): POSIX
+   leaves that undefined, and glibc's regcomp() then takes seconds to
+   minutes on a dozen of them; *backref_r for a back-reference \1..\9,
+   which glibc allows in an ERE and matches in exponential time */
+static size_t
+re_parts(const char *p, bool *stacked_r, bool *backref_r)
+{
+	size_t stack[64], depth = 0, cur = 0, last = 0, k;
+	bool after_rep = false;
+
+	*stacked_r = *backref_r = false;
+	while (*p != '\0') {
+		if ((k = re_copies(&p)) != 0) {
+			if (after_rep)
+				*stacked_r = true;
+			after_rep = true;
+			cur = re_add(cur, re_mul(last, k - 1));
+			last = re_mul(last, k);
+			continue;
+		}
+		after_rep = false;
+		if (*p == '(' && depth < sizeof(stack) / sizeof(stack[0])) {
+			stack[depth++] = cur;
+			cur = last = 0;
+			p++;
+			continue;
+		}
+		if (*p == ')' && depth > 0) {
+			last = cur > 0 ? cur : 1;
+			cur = re_add(stack[--depth], last);
+			p++;
+			continue;
+		}
+		if (*p == '[') {	/* a bracket expression is one part */
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']')
+				p += *p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')
+				    && strchr(p + 2, ']') != NULL ? strchr(p + 2, ']') + 1 - p : 1;
+			if (*p == ']')
+				p++;
+		} else {
+			if (*p == '\\' && p[1] >= '1' && p[1] <= '9')
+				*backref_r = true;
+			p += *p == '\\' && p[1] != '\0' ? 2 : 1;
+		}
+		last = 1;
+		cur = re_add(cur, 1);
+	}
+	while (depth > 0)		/* unbalanced: regcomp() says so */
+		cur = re_add(stack[--depth], cur);
+	return cur;
+}
+
 static bool
 compile_regex(struct parser *ps, struct node *n, const struct token *t)
 {
-	int rc = regcomp(&n->re, t->text, REG_EXTENDED | REG_NOSUB
-	    | (t->icase ? REG_ICASE : 0));
+	struct tg_strbuf re = { 0 };
+	bool stacked, backref;
+	int rc;
 
+	tg_text_log(&re, t->text, 80);
+	if (re_parts(t->text, &stacked, &backref) > RE_MAX_PARTS) {
+		error_at(ps, t, "expected a regular expression of at most %d parts once its "
+		    "repetitions are expanded, got /%s/", RE_MAX_PARTS, tg_strbuf_str(&re));
+		tg_strbuf_free(&re);
+		return false;
+	}
+	if (stacked || backref) {
+		error_at(ps, t, stacked ? "expected one repetition operator at a time (group the "
+		    "expression to repeat it again), got /%s/" : "expected a regular expression "
+		    "without back-references (\\1 to \\9), got /%s/", tg_strbuf_str(&re));
+		tg_strbuf_free(&re);
+		return false;
+	}
+	rc = regcomp(&n->re, t->text, REG_EXTENDED | REG_NOSUB | (t->icase ? REG_ICASE : 0));
 	if (rc != 0) {
 		char msg[128];
 
 		regerror(rc, &n->re, msg, sizeof(msg));
 		error_at(ps, t, "expected a valid regular expression, got /%s/ (%s)",
-		    t->text, msg);
+		    tg_strbuf_str(&re), msg);
+		tg_strbuf_free(&re);
 		return false;
 	}
+	tg_strbuf_free(&re);
 	n->has_re = true;
 	return true;
 }
@@ -1350,6 +1471,28 @@ struct subject {
 	const char *local, *domain;
 };
 
+/* glibc's regexec() is quadratic or worse on some expressions (an admin's
+   /([a-z]+ )+spam/ takes half an hour on a 1 MB header of letters): a
+   regular expression sees at most the first RE_MAX_VALUE bytes of a
+   value, and a header rule at most RE_MAX_FIELDS fields of its name,
+   so a hostile message cannot hold a thread for long */
+#define RE_MAX_VALUE 8192
+#define RE_MAX_FIELDS 50
+
+/* value_matches - n's expression matches (the start of) value */
+static bool
+value_matches(const struct node *n, const char *value)
+{
+	regmatch_t m = { 0, 0 };
+	size_t len = strnlen(value, RE_MAX_VALUE + 1);
+
+	if (len <= RE_MAX_VALUE)
+		return regexec(&n->re, value, 0, NULL, 0) == 0;
+	m.rm_eo = RE_MAX_VALUE;
+	return regexec(&n->re, value, 1, &m, REG_STARTEND) == 0;
+}
+
+/* field_match - an address or domain condition on one subject */
 static bool
 field_match(const struct node *n, const struct subject *s)
 {
@@ -1376,7 +1519,7 @@ field_match(const struct node *n, const struct subject *s)
 			return val[0] != '\0' && tg_strlist_match_domain(&n->list->items, val);
 		return addr_in_list(n->list, s->local, s->domain);
 	case OP_MATCH:
-		return regexec(&n->re, val, 0, NULL, 0) == 0;
+		return value_matches(n, val);
 	case OP_EXISTS:
 		break;
 	}
@@ -1482,15 +1625,18 @@ eval(const struct node *n, const struct tg_msg *msg)
 		case CMP_LE: return msg->size <= n->size;
 		}
 		return false;
-	case N_HEADER:
-		for (size_t i = 0; i < msg->nheaders; i++) {
+	case N_HEADER: {
+		size_t seen = 0;
+
+		for (size_t i = 0; i < msg->nheaders && seen < RE_MAX_FIELDS; i++) {
 			if (strcasecmp(msg->headers[i].name, n->str) != 0)
 				continue;
-			if (n->op == OP_EXISTS
-			    || regexec(&n->re, msg->headers[i].value, 0, NULL, 0) == 0)
+			if (n->op == OP_EXISTS || value_matches(n, msg->headers[i].value))
 				return true;
+			seen++;
 		}
 		return false;
+	}
 	}
 	return false;
 }

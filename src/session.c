@@ -388,18 +388,30 @@ tg_session_phase(struct tg_msg *msg, enum tg_phase phase,
 	for (size_t i = 0; tg_checks[i] != NULL; i++)
 		if (tg_checks[i]->phases & phase)
 			tg_checks[i]->on_phase(cfg->check_global[i], msg, phase, arg);
-	if (phase == TG_PH_RCPT || phase == TG_PH_MAIL || phase == TG_PH_EOM) {
+	if (phase == TG_PH_EOM) {
+		tg_session_decide(msg, first);
+		return true;
+	}
+	if (phase == TG_PH_RCPT || phase == TG_PH_MAIL) {
 		memset(&msg->verdict, 0, sizeof(msg->verdict));
 		if (gate_decide(msg, first)) {
 			apply_mode(msg);
 			return true;
 		}
 	}
-	if (phase != TG_PH_EOM)
-		return false;
-	if (cfg->policy != NULL)
-		tg_policy_decide(cfg->policy, msg, &msg->verdict);
-	apply_errors(msg);
+	return false;
+}
+
+void
+tg_session_decide(struct tg_msg *msg, size_t first)
+{
+	const struct tg_config *cfg = msg->conn->cfg;
+
+	memset(&msg->verdict, 0, sizeof(msg->verdict));
+	if (!gate_decide(msg, first)) {
+		if (cfg->policy != NULL)
+			tg_policy_decide(cfg->policy, msg, &msg->verdict);
+		apply_errors(msg);
+	}
 	apply_mode(msg);
-	return true;
 }

@@ -131,4 +131,11 @@ double tg_msg_elapsed_ms(const struct tg_msg *msg);
 bool tg_session_phase(struct tg_msg *msg, enum tg_phase phase,
     const struct tg_phase_arg *arg);
 
+/* tg_session_decide - the end-of-message decision on the results
+   already recorded (no check runs): a failed gate among results[first..],
+   else the policy, then ErrorActions and OnInternalError; then Mode.
+   tg_session_phase() uses it at TG_PH_EOM; tollgatectl uses it to
+   re-judge recorded results with another policy. */
+void tg_session_decide(struct tg_msg *msg, size_t first);
+
 #endif

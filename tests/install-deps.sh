@@ -7,7 +7,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev
 	libunbound-dev libsqlite3-dev check
 	miltertest postfix swaks iproute2 nsd publicsuffix
-	procps valgrind sasl2-bin libsasl2-modules openssl bind9-dnsutils jq"
+	procps valgrind sasl2-bin libsasl2-modules openssl bind9-dnsutils jq
+	clang libclang-rt-dev nmap perl"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get install)" >&2

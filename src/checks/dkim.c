@@ -119,6 +119,9 @@ struct dkim_state {
 	struct bodylen body;
 	struct keyquery *queries;
 	bool eoh_done;
+	bool line_open;			/* the body so far does not end a line */
+	uint64_t line_len;		/* bytes of the body's current line */
+	bool line_too_long;		/* a line passed MAX_LINE: not verified */
 	bool nosig;			/* libopendkim found no usable signature */
 	const char *unusable;		/* the message cannot be verified: why */
 	const char *internal;		/* libopendkim failed: why */
@@ -611,6 +614,8 @@ record(const struct dkim_global *g, struct dkim_state *st, struct tg_msg *msg)
 		add(msg, NULL, TG_NONE, "no signature", false);
 	} else if (st->unusable != NULL) {
 		fail_all(st, msg, TG_PERMERROR, st->unusable, false);
+	} else if (st->line_too_long) {
+		fail_all(st, msg, TG_POLICY, "not verified: a body line longer than 1 MB", false);
 	} else if (st->nosig) {
 		fail_all(st, msg, TG_PERMERROR, "not verifiable", false);
 	} else if (dkim_getsiglist(st->dkim, &list, &n) != DKIM_STAT_OK) {
@@ -770,6 +775,24 @@ on_eoh(struct dkim_state *st, struct tg_msg *msg)
 	}
 }
 
+/* libopendkim holds a body line in memory until its end: a line longer
+   than this (RFC 5322 allows 998 characters) is not fed to it, so one
+   message cannot make tollgate allocate its size */
+#define MAX_LINE (1024 * 1024)
+
+/* line_length - follow the current line's length through a chunk;
+   false once it passes MAX_LINE */
+static bool
+line_length(struct dkim_state *st, const unsigned char *p, size_t n)
+{
+	const unsigned char *nl = memrchr(p, '\n', n);
+
+	st->line_len = nl != NULL ? n - (size_t)(nl + 1 - p) : st->line_len + n;
+	if (st->line_len > MAX_LINE)
+		st->line_too_long = true;
+	return !st->line_too_long;
+}
+
 /* on_body - one chunk, straight to libopendkim */
 static void
 on_body(struct dkim_state *st, struct tg_msg *msg, const struct tg_phase_arg *arg)
@@ -779,12 +802,34 @@ on_body(struct dkim_state *st, struct tg_msg *msg, const struct tg_phase_arg *ar
 	if (arg->body == NULL || arg->bodylen == 0)
 		return;
 	on_eoh(st, msg);
-	if (st->internal != NULL || st->unusable != NULL || st->nosig)
+	if (st->internal != NULL || st->unusable != NULL || st->nosig || st->line_too_long)
+		return;
+	if (!line_length(st, arg->body, arg->bodylen))
 		return;
 	if (st->count_body)
 		body_count(&st->body, arg->body, arg->bodylen);
 	/* libopendkim only reads the chunk */
 	stat = dkim_body(st->dkim, (u_char *)(uintptr_t)arg->body, arg->bodylen);
+	if (stat != DKIM_STAT_OK)
+		internal(st, msg, "dkim_body", stat);
+	st->line_open = arg->body[arg->bodylen - 1] != '\n';
+}
+
+/* end_line - RFC 6376 3.4.3: a body not ending in CRLF gets one (else
+   libopendkim's dkim_eom() gives up with DKIM_STAT_SYNTAX and nothing is
+   verified); Postfix always ends the body so, other MTAs may not */
+static void
+end_line(struct dkim_state *st, struct tg_msg *msg)
+{
+	static const unsigned char crlf[] = "\r\n";
+	DKIM_STAT stat;
+
+	if (!st->line_open)
+		return;
+	st->line_open = false;
+	if (st->count_body)
+		body_count(&st->body, crlf, 2);
+	stat = dkim_body(st->dkim, (u_char *)(uintptr_t)crlf, 2);
 	if (stat != DKIM_STAT_OK)
 		internal(st, msg, "dkim_body", stat);
 }
@@ -796,7 +841,9 @@ on_eom(const struct dkim_global *g, struct dkim_state *st, struct tg_msg *msg)
 	DKIM_STAT stat;
 
 	on_eoh(st, msg);
-	if (st->internal == NULL && st->unusable == NULL && !st->nosig) {
+	if (st->internal == NULL && st->unusable == NULL && !st->nosig && !st->line_too_long)
+		end_line(st, msg);
+	if (st->internal == NULL && st->unusable == NULL && !st->nosig && !st->line_too_long) {
 		lookup_msg = msg;
 		stat = dkim_eom(st->dkim, NULL);
 		lookup_msg = NULL;

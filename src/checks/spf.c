@@ -915,6 +915,29 @@ spf_text(struct tg_arena *a, const struct tg_dns_answer *ans, size_t *count_r)
 	return *count_r == 1 ? found : NULL;
 }
 
+/* count_mechs - the mechanisms of a record checked by tg_spf_record_parse()
+   as libspf2 counts them: terms that do not start with "name=", and
+   redirect= (which libspf2 compiles as a mechanism) */
+static unsigned int
+count_mechs(const char *text)
+{
+	unsigned int n = 0;
+
+	for (const char *t = text + strcspn(text, " "); *t != '\0';) {
+		size_t len, name;
+
+		t += strspn(t, " ");
+		len = strcspn(t, " ");
+		name = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_.");
+		if (len > 0 && (!(name > 0 && name < len && t[name] == '=')
+		    || (name == 8 && strncasecmp(t, "redirect", 8) == 0)))
+			n++;
+		t += len;
+	}
+	return n;
+}
+
 /* compile - check, rewrite and compile the record of domain */
 static SPF_errcode_t
 compile(struct eval *ev, SPF_server_t *server, SPF_response_t *resp, const char *domain,
@@ -946,6 +969,16 @@ compile(struct eval *ev, SPF_server_t *server, SPF_response_t *resp, const char 
 	} else if (rc != SPF_E_SUCCESS) {
 		stop(ev, TG_PERMERROR, tg_arena_printf(a, "SPF record of %s: %s", domain,
 		    SPF_strerror(rc)));
+	} else if (*recp != NULL && (*recp)->num_mech != count_mechs(rec.text)) {
+		/* libspf2 1.2.10 keeps about 512 bytes of compiled mechanisms
+		   and silently drops the rest (a final "-all" among them):
+		   evaluating what is left would give a wrong answer */
+		stop(ev, TG_PERMERROR, tg_arena_printf(a, "SPF record of %s: %u mechanisms, "
+		    "too large for libspf2 (it kept %u)", domain, count_mechs(rec.text),
+		    (unsigned int)(*recp)->num_mech));
+		SPF_record_free(*recp);
+		*recp = NULL;
+		rc = SPF_E_BIG_MECH;
 	}
 	return rc;
 }

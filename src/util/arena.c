@@ -93,16 +93,23 @@ tg_arena_strdup(struct tg_arena *a, const char *s)
 char *
 tg_arena_printf(struct tg_arena *a, const char *fmt, ...)
 {
+	char buf[256];		/* most results fit: format once */
 	va_list ap;
 	int n;
 	char *p;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
 		n = 0;
+		buf[0] = '\0';
+	}
 	p = tg_arena_alloc(a, (size_t)n + 1);
+	if ((size_t)n < sizeof(buf)) {
+		memcpy(p, buf, (size_t)n + 1);
+		return p;
+	}
 	va_start(ap, fmt);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);

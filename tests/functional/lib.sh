@@ -282,6 +282,7 @@ TagHeaders yes
 TagSubjectPrefix "[SPAM] "
 DNSTimeout 2s
 CheckTimeout 4s
+StateDB $TG_DIR/state/state.db
 EOF
 	# DNS: bounded well inside miltertest's 10 s per step, whatever the
 	# host's resolv.conf points at (tests with their own DNS override it)

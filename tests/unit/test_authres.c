@@ -35,6 +35,13 @@ static const struct ours_case {
 	{ "x mx.example.org; spf=pass", false },
 	{ "", false },
 	{ "(unterminated mx.example.org; spf=pass", false },
+	/* the authserv-id is a value: a quoted-string is the same id */
+	{ "\"mx.example.org\"; spf=pass", true },
+	{ "(c) \"MX.example.org\" 1; dkim=pass", true },
+	{ "\"mx.exa\\mple.org\"; spf=pass", true },
+	{ "\"mx.example.org.evil\"; spf=pass", false },
+	{ "\"mx.example.org; spf=pass", false },
+	{ "\"mx.example\"; spf=pass", false },
 };
 
 START_TEST(test_is_ours)

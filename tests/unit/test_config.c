@@ -403,6 +403,10 @@ static const struct bad_case {
 	{ BASE "ErrorActions spf:fail=tempfail\n",
 	  "@F:3: expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, ERROR temperror "
 	  "or permerror, ACTION accept, tag or tempfail, got \"spf:fail=tempfail\"\n" },
+	/* the verdict store */
+	{ BASE "RecordVerdicts some\n", "@F:3: expected quarantine, all or none, got \"some\"\n" },
+	{ BASE "StoreTimeout 2s\n", "@F: StoreTimeout (2000ms) must not be longer than 1s: "
+	  "a verdict never waits for the StateDB longer than that\n" },
 	/* LocalDomains */
 	{ "PolicyFile policy.conf\nLocalDomains example.org, exa$mple.org\n",
 	  "@F:2: expected a domain name, got \"exa$mple.org\"\n" },
@@ -736,7 +740,11 @@ START_TEST(print_settings)
 	    "CheckTrustedClients no\n"
 	    "SPFCheckHelo yes\n"
 	    "ReceivedSPF no\n"
-	    "ErrorActions (none: errors are recorded only)\n");
+	    "ErrorActions (none: errors are recorded only)\n"
+	    "StateDB /var/lib/tollgate/state.db\n"
+	    "RecordVerdicts quarantine\n"
+	    "StoreTimeout 100ms\n"
+	    "PostfixConfigDir /etc/postfix\n");
 	ck_assert_str_eq(out, want);
 	free(want);
 	free(out);
@@ -795,6 +803,51 @@ START_TEST(parse_size)
 }
 END_TEST
 
+/* one setting read without the rest: what tollgatectl needs to find
+   the store while the policy is broken */
+START_TEST(one_setting)
+{
+	struct tg_strbuf err = { 0 };
+	struct tg_config *cfg;
+	char *v;
+
+	write_file("tollgate.conf", "PolicyFile missing.conf  # broken\n"
+	    "statedb   \"state/verdicts.db\"  # relative: to the config's directory\n"
+	    "PostfixConfigDir /etc/postfix-out\n");
+	v = tg_config_setting(conf, "StateDB", &err);
+	ck_assert_str_eq(v, path_of("state/verdicts.db"));
+	free(v);
+	v = tg_config_setting(conf, "PostfixConfigDir", &err);
+	ck_assert_str_eq(v, "/etc/postfix-out");
+	free(v);
+	v = tg_config_setting(conf, "AuthservID", &err);	/* the default */
+	ck_assert_str_eq(v, "");
+	free(v);
+	ck_assert_ptr_null(tg_config_setting(conf, "UserID", &err));	/* no default */
+	ck_assert_str_eq(tg_strbuf_str(&err), "");
+	ck_assert_ptr_null(tg_config_setting(conf, "MaxMessageSize", &err));
+	ck_assert_ptr_nonnull(strstr(tg_strbuf_str(&err), "MaxMessageSize is not a string "
+	    "setting"));
+	tg_strbuf_truncate(&err, 0);
+	ck_assert_ptr_null(tg_config_setting(path_of("nosuch.conf"), "StateDB", &err));
+	ck_assert_ptr_nonnull(strstr(tg_strbuf_str(&err), "cannot open"));
+	/* the whole file is refused, the setting was still found */
+	tg_strbuf_truncate(&err, 0);
+	cfg = tg_config_load(conf, &err);
+	ck_assert_ptr_null(cfg);
+	tg_strbuf_free(&err);
+	/* the defaults and the values of the store's settings */
+	cfg = load_ok(BASE "RecordVerdicts ALL\nStoreTimeout 250ms\n");
+	ck_assert_int_eq(cfg->record_verdicts, TG_RECORD_ALL);
+	ck_assert_uint_eq(cfg->store_timeout_ms, 250);
+	ck_assert_str_eq(cfg->state_db, "/var/lib/tollgate/state.db");
+	tg_config_release(&cfg);
+	cfg = load_ok(BASE "RecordVerdicts none\n");
+	ck_assert_int_eq(cfg->record_verdicts, TG_RECORD_NONE);
+	tg_config_release(&cfg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -819,6 +872,7 @@ main(void)
 	tcase_add_loop_test(tc, socket_forms, 0, NELEM(good_sockets));
 	tcase_add_test(tc, list_files);
 	tcase_add_test(tc, print_settings);
+	tcase_add_test(tc, one_setting);
 	tcase_add_test(tc, publish_acquire_release);
 	suite_add_tcase(s, tc);
 

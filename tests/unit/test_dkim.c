@@ -665,6 +665,16 @@ static const struct sig_case {
 #define T_HEADER 2			/* the Subject changed */
 #define T_APPEND 3			/* text appended to the body */
 #define T_BLANKS 4			/* empty lines appended (invisible to DKIM) */
+#define T_NOEOL 5			/* the body's last line without its CRLF */
+	/* RFC 6376 3.4.3: the missing CRLF is added (libopendkim alone
+	   refuses such a body and verifies nothing) */
+	{ "last line without CRLF, relaxed", { .key = K_RSA1024, .d = "example.com",
+	    .s = "rsa1024", .alg = DKIM_SIGN_RSASHA256, .hc = DKIM_CANON_RELAXED,
+	    .bc = DKIM_CANON_RELAXED }, "", T_NOEOL, 0, V_CRLF, "pass (1024-bit key)" },
+	{ "last line without CRLF, simple, in 5-byte chunks", { .key = K_RSA1024,
+	    .d = "example.com", .s = "rsa1024", .alg = DKIM_SIGN_RSASHA256,
+	    .hc = DKIM_CANON_SIMPLE, .bc = DKIM_CANON_SIMPLE }, "", T_NOEOL, 5, V_CRLF,
+	  "pass (1024-bit key)" },
 	{ "rsa-sha256 relaxed", { .key = K_RSA1024, .d = "example.com", .s = "rsa1024",
 	    .alg = DKIM_SIGN_RSASHA256, .hc = DKIM_CANON_RELAXED, .bc = DKIM_CANON_RELAXED },
 	    "", T_NONE, 0, V_CRLF, "pass (1024-bit key)" },
@@ -771,6 +781,12 @@ tweak(struct message *m, int t)
 		tg_strbuf_append(&m->body, "Click here: http://evil.example/\r\n");
 	} else if (t == T_BLANKS) {
 		tg_strbuf_append(&m->body, "\r\n\r\n \r\n");
+	} else if (t == T_NOEOL) {
+		size_t n = m->body.len;
+
+		while (n > 0 && (m->body.s[n - 1] == '\r' || m->body.s[n - 1] == '\n'))
+			n--;
+		tg_strbuf_truncate(&m->body, n);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -78,6 +79,24 @@ static const struct error_case {
 	{ "rule a: helo ~ /foo -> tag\n", "t:1:16: expected a regular expression /.../, got \"/foo -> tag\"\n" },
 	{ "rule a: helo ~ /(/ -> tag\n",
 	  "t:1:16: expected a valid regular expression, got /(/ (Unmatched ( or \\()\n" },
+	/* repetitions glibc's regcomp() would copy out into gigabytes */
+	{ "rule a: helo ~ /a++++++++++++++++++++++++++++++/ -> tag\n",
+	  "t:1:16: expected a regular expression of at most 20000 parts once its repetitions "
+	  "are expanded, got /a++++++++++++++++++++++++++++++/\n" },
+	{ "rule a: helo ~ /x+?/ -> tag\n",
+	  "t:1:16: expected one repetition operator at a time (group the expression to "
+	  "repeat it again), got /x+?/\n" },
+	{ "rule a: helo ~ /x{2}*/ -> tag\n",
+	  "t:1:16: expected one repetition operator at a time (group the expression to "
+	  "repeat it again), got /x{2}*/\n" },
+	{ "rule a: helo ~ /(a*)*\\1b/ -> tag\n",
+	  "t:1:16: expected a regular expression without back-references (\\1 to \\9), "
+	  "got /(a*)*\\x5c1b/\n" },
+	{ "rule a: header Subject ~ /((a{99}){99}){99}/ -> tag\n",
+	  "t:1:26: expected a regular expression of at most 20000 parts once its repetitions "
+	  "are expanded, got /((a{99}){99}){99}/\n" },
+	{ "rule a: helo ~ /x\033(/ -> tag\n",
+	  "t:1:16: expected a valid regular expression, got /x\\x1b(/ (Unmatched ( or \\()\n" },
 	{ "rule a: size > big -> reject\n",
 	  "t:1:16: expected a size in bytes (K, M, G suffixes allowed), got \"big\"\n" },
 	{ "rule a: size = 5 -> reject\n", "t:1:14: expected '>', '>=', '<' or '<=', got \"=\"\n" },
@@ -442,6 +461,79 @@ START_TEST(test_eval)
 }
 END_TEST
 
+/* a regular expression sees the first 8 KB of a value and 50 fields of
+   a name: a hostile message cannot keep regexec() busy for minutes */
+START_TEST(test_regex_bounds)
+{
+	struct tg_strbuf err = { 0 }, big = { 0 }, late = { 0 };
+	struct tg_policy *slow, *late_word, *anchored, *many;
+	struct facts f = { 0 };
+	struct tg_msg *msg;
+	struct tg_verdict v;
+	struct timespec t0, t1;
+
+	for (int i = 0; i < 1024 * 1024; i++)
+		tg_strbuf_addch(&big, 'a');
+	for (int i = 0; i < 9000; i++)
+		tg_strbuf_addch(&late, 'a');
+	tg_strbuf_append(&late, " viagra");
+	slow = tg_policy_parse("t", "rule r: header Subject ~ /([a-z]+ )+spam/ -> reject\n", &err);
+	late_word = tg_policy_parse("t", "rule r: header Subject ~ /viagra/ -> reject\n", &err);
+	anchored = tg_policy_parse("t", "rule r: header Subject ~ /^a+$/ -> reject\n", &err);
+	many = tg_policy_parse("t", "rule r: header X-Many ~ /^hit$/ -> reject\n", &err);
+	ck_assert_msg(slow && late_word && anchored && many, "%s", tg_strbuf_str(&err));
+
+	/* 1 MB of letters: quadratic regexec() would take half an hour */
+	f.headers[0][0] = "Subject";
+	f.headers[0][1] = tg_strbuf_str(&big);
+	msg = make_msg(&f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&v, 0, sizeof(v));
+	tg_policy_decide(slow, msg, &v);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(v.action, TG_ACCEPT);
+	ck_assert_msg(t1.tv_sec - t0.tv_sec < 5, "took %lds", (long)(t1.tv_sec - t0.tv_sec));
+	/* the window ends at 8 KB: ^a+$ matches the start of the value */
+	memset(&v, 0, sizeof(v));
+	tg_policy_decide(anchored, msg, &v);
+	ck_assert_int_eq(v.action, TG_REJECT);
+	tg_conn_free(&conn);
+
+	/* a word after the first 8 KB is not seen */
+	f.headers[0][1] = tg_strbuf_str(&late);
+	msg = make_msg(&f);
+	memset(&v, 0, sizeof(v));
+	tg_policy_decide(late_word, msg, &v);
+	ck_assert_int_eq(v.action, TG_ACCEPT);
+	tg_conn_free(&conn);
+
+	/* the 51st field of a name is not looked at, the 50th is */
+	f.headers[0][0] = NULL;
+	msg = make_msg(&f);
+	for (int i = 1; i <= 51; i++) {
+		struct tg_phase_arg arg = { .hname = "X-Many", .hvalue = i == 51 ? "hit" : "miss" };
+
+		tg_session_phase(msg, TG_PH_HEADER, &arg);
+	}
+	memset(&v, 0, sizeof(v));
+	tg_policy_decide(many, msg, &v);
+	ck_assert_int_eq(v.action, TG_ACCEPT);
+	msg->headers[49].value = "hit";
+	memset(&v, 0, sizeof(v));
+	tg_policy_decide(many, msg, &v);
+	ck_assert_int_eq(v.action, TG_REJECT);
+	tg_conn_free(&conn);
+
+	tg_policy_free(&slow);
+	tg_policy_free(&late_word);
+	tg_policy_free(&anchored);
+	tg_policy_free(&many);
+	tg_strbuf_free(&big);
+	tg_strbuf_free(&late);
+	tg_strbuf_free(&err);
+}
+END_TEST
+
 /* the shipped default policy does what tollgate-policy(5) says */
 static const struct shipped_case {
 	struct facts facts;
@@ -522,6 +614,7 @@ main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("eval");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_regex_bounds);
 	tcase_add_loop_test(tc, test_eval, 0, N(eval_cases));
 	tcase_add_loop_test(tc, test_shipped, 0, N(shipped_cases));
 	suite_add_tcase(s, tc);

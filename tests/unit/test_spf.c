@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include <spf2/spf.h>
+#include <unbound.h>
 
 #include "checks/check.h"
 #include "checks/spf.h"
 #include "config.h"
+#include "dns.h"
 #include "session.h"
 #include "util/addr.h"
 #include "util/arena.h"
@@ -536,6 +538,80 @@ START_TEST(test_check_dns_down)
 }
 END_TEST
 
+/* hook_txt - tg_dns_hook answering every TXT query with hook_record */
+static const char *hook_record;
+
+static struct ub_result *
+hook_txt(const char *name, int type)
+{
+	struct ub_result *res = xcalloc(1, sizeof(*res));
+	size_t len = strlen(hook_record), o = 0;
+	char *rd = xmalloc(len + len / 255 + 2);
+
+	res->qname = xstrdup(name);
+	res->qtype = type;
+	res->qclass = 1;
+	res->data = xcalloc(2, sizeof(char *));
+	res->len = xcalloc(2, sizeof(int));
+	if (type != 16) {
+		res->rcode = 3;		/* NXDOMAIN for anything else */
+		res->nxdomain = 1;
+		free(rd);
+		return res;
+	}
+	for (size_t used = 0; used < len;) {	/* character-strings of 255 */
+		size_t c = len - used > 255 ? 255 : len - used;
+
+		rd[o++] = (char)c;
+		memcpy(rd + o, hook_record + used, c);
+		o += c;
+		used += c;
+	}
+	res->data[0] = rd;
+	res->len[0] = (int)o;
+	res->havedata = 1;
+	return res;
+}
+
+START_TEST(test_check_record_too_large_for_libspf2)
+{
+	struct tg_config *cfg = config("");
+	struct tg_strbuf rec = { 0 };
+	struct tg_conn *conn;
+	const struct tg_result *r;
+
+	/* libspf2 silently keeps only ~512 bytes of compiled mechanisms:
+	   64 ip4: and a final -all lost the -all (neutral instead of fail) */
+	tg_strbuf_append(&rec, "v=spf1");
+	for (int i = 1; i <= 64; i++)
+		tg_strbuf_printf(&rec, " ip4:10.0.0.%d", i);
+	tg_strbuf_append(&rec, " -all");
+	hook_record = tg_strbuf_str(&rec);
+	tg_dns_hook = hook_txt;
+	r = run(cfg, &conn, "192.0.2.10", "mx.example.net", "<user@example.net>");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->outcome, TG_PERMERROR);
+	ck_assert_msg(strstr(r->reason, "65 mechanisms, too large for libspf2") != NULL,
+	    "%s", r->reason);
+	tg_conn_free(&conn);
+
+	/* one less fits: the -all is there, so fail */
+	tg_strbuf_truncate(&rec, 0);
+	tg_strbuf_append(&rec, "v=spf1");
+	for (int i = 1; i <= 63; i++)
+		tg_strbuf_printf(&rec, " ip4:10.0.0.%d", i);
+	tg_strbuf_append(&rec, " -all exp=why.example");
+	hook_record = tg_strbuf_str(&rec);
+	r = run(cfg, &conn, "192.0.2.10", "mx.example.net", "<user@example.net>");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->outcome, TG_FAIL);
+	tg_conn_free(&conn);
+	tg_dns_hook = NULL;
+	tg_strbuf_free(&rec);
+	tg_config_release(&cfg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -560,6 +636,7 @@ main(void)
 	tcase_add_test(tc, test_check_without_dns);
 	tcase_add_test(tc, test_check_trusted_clients);
 	tcase_add_test(tc, test_check_dns_down);
+	tcase_add_test(tc, test_check_record_too_large_for_libspf2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,54 @@
+# report.jq - turns the raw runs of run-bench.sh (jq -s: an array of
+# loadgen/smtp-source records) into the saved report: medians per
+# set-up, the same-run ratios, the soak figures, and the raw runs.
+def median: sort | if length == 0 then null
+	elif length % 2 == 1 then .[(length / 2 | floor)]
+	else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+def r(n): if . == null then null else (. * pow(10; n) | round) / pow(10; n) end;
+def agg: {
+	setup: .[0].setup, socket: (.[0].socket // null), concurrency: .[0].concurrency,
+	messages: .[0].messages, reps: length,
+	msgs_per_s: (map(.msgs_per_s) | median | r(1)),
+	lat_p50_ms: (map(.lat_ms.p50 // empty) | median | r(3)),
+	lat_p99_ms: (map(.lat_ms.p99 // empty) | median | r(3)),
+	filter_cpu_s_per_1000: (map(.filter.cpu_s_per_1000 // empty) | median | r(3)),
+	filter_peak_rss_kb: (map(.filter.peak_rss_kb // empty) | max),
+	system_cpu_s_per_1000: (map(.system_cpu_s_per_1000 // empty) | median | r(3)),
+	fds_before: (map(.filter.fds_before // empty) | min),
+	fds_after: (map(.filter.fds_after // empty) | max),
+	outcomes: .[0].outcomes,
+	errors: (map(.outcomes.error // 0) | add)
+};
+def groups(k): [.[] | select(.kind == k and .rep > 0)] | group_by([.setup, .concurrency]) | map(agg);
+def find(rows; s; c): [rows[] | select(.setup == s and .concurrency == c)] | first;
+def ratio(x; y): if x == null or y == null or y == 0 then null else (x / y | r(2)) end;
+def sock_ratios(e; src; sfx):
+	(find(e; "tollgate-" + sfx; 20)) as $c | (find(e; "null-" + sfx; 20)) as $b
+	| (find(e; "nulln-" + sfx; 20)) as $bn | (find(e; "none"; 20)) as $a
+	| (find(e; "chain-" + sfx; 20)) as $d
+	| (find(e; "tollgate-" + sfx; 1)) as $c1 | (find(e; "none"; 1)) as $a1
+	| (find(e; "chain-" + sfx; 1)) as $d1
+	| {
+		"c/b": ratio($c.msgs_per_s; $b.msgs_per_s),
+		"c/b'": ratio($c.msgs_per_s; $bn.msgs_per_s),
+		"c/a": ratio($c.msgs_per_s; $a.msgs_per_s),
+		"c/d": ratio($c.msgs_per_s; $d.msgs_per_s),
+		"cpu d/c": ratio($d.filter_cpu_s_per_1000; $c.filter_cpu_s_per_1000),
+		"tollgate_added_p50_ms": (if $c1 and $a1 then ($c1.lat_p50_ms - $a1.lat_p50_ms | r(3)) else null end),
+		"tollgate_added_p99_ms": (if $c1 and $a1 then ($c1.lat_p99_ms - $a1.lat_p99_ms | r(3)) else null end),
+		"chain_added_p50_ms": (if $d1 and $a1 then ($d1.lat_p50_ms - $a1.lat_p50_ms | r(3)) else null end),
+		"smtp_source c/b": ratio(find(src; "tollgate-" + sfx; 20).msgs_per_s; find(src; "null-" + sfx; 20).msgs_per_s),
+		"smtp_source c/a": ratio(find(src; "tollgate-" + sfx; 20).msgs_per_s; find(src; "none"; 20).msgs_per_s),
+		"smtp_source c/d": ratio(find(src; "tollgate-" + sfx; 20).msgs_per_s; find(src; "chain-" + sfx; 20).msgs_per_s)
+	};
+. as $raw
+| groups("milter") as $m | groups("e2e") as $e | groups("smtp-source") as $s
+| {
+	meta: {date: $date, commit: $commit, src_changes_uncommitted: $dirty, quick: ($quick == 1),
+		reps: $reps, cores: $cores, tollgate: $tollgate, postfix: $postfix, chain: $chain,
+		corpus_messages: $corpus, corpus_kb: $corpus_kb, e2e_sessions: 20},
+	ratios: {unix: sock_ratios($e; $s; "u"), inet: sock_ratios($e; $s; "i")},
+	e2e: $e, milter: $m, smtp_source: $s,
+	soak: ([$raw[] | select(.kind == "soak")] | first),
+	runs: $raw
+}
