@@ -135,16 +135,27 @@ static struct tg_config *current;
 static void __attribute__((format(printf, 2, 3)))
 report(struct where *w, const char *fmt, ...)
 {
+	struct tg_strbuf line = { 0 };
 	va_list ap;
 
 	if (w->line > 0)
-		tg_strbuf_printf(w->errors, "%s:%u: ", w->file, w->line);
+		tg_strbuf_printf(&line, "%s:%u: ", w->file, w->line);
 	else
-		tg_strbuf_printf(w->errors, "%s: ", w->file);
+		tg_strbuf_printf(&line, "%s: ", w->file);
 	va_start(ap, fmt);
-	tg_strbuf_vprintf(w->errors, fmt, ap);
+	tg_strbuf_vprintf(&line, fmt, ap);
 	va_end(ap);
+	/* file names come from the config too: one printable line, always */
+	for (const char *p = tg_strbuf_str(&line); *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c > 0x7e)
+			tg_strbuf_printf(w->errors, "\\x%02x", c);
+		else
+			tg_strbuf_addch(w->errors, (char)c);
+	}
 	tg_strbuf_addch(w->errors, '\n');
+	tg_strbuf_free(&line);
 	w->nerrors++;
 }
 

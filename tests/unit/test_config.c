@@ -381,6 +381,9 @@ static const struct bad_case {
 	  "@F:3: expected a number of seconds (1-86400), got \"5m\"\n" },
 	{ BASE "MilterTimeout 0\n",
 	  "@F:3: expected a number of seconds (1-86400), got \"0\"\n" },
+	/* a file name from the config is echoed escaped (found by fuzz_config) */
+	{ BASE "TrustedNetworks file:ne\001ts\n",
+	  "@F:3: cannot open @D/ne\\x01ts: No such file or directory\n" },
 	/* DNS and check settings */
 	{ BASE "DNSTimeout 5 s\n",
 	  "@F:3: expected a duration like 5s or 500ms (1ms to 3600s), got \"5 s\"\n" },
