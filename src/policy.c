@@ -365,16 +365,48 @@ lex_regex(struct parser *ps, struct token *t)
 
 /* ---------------------------------------------------------------- errors */
 
+/* add_line - one error line to errors: the file name (the admin's, any
+   bytes) and all, printable, as config.c's report() writes them */
+static void
+add_line(struct tg_strbuf *errors, const char *line)
+{
+	for (const char *p = line; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c > 0x7e)
+			tg_strbuf_printf(errors, "\\x%02x", c);
+		else
+			tg_strbuf_addch(errors, (char)c);
+	}
+	tg_strbuf_addch(errors, '\n');
+}
+
+/* file_error - an error about the whole file, a line of errors */
+static void __attribute__((format(printf, 2, 3)))
+file_error(struct tg_strbuf *errors, const char *fmt, ...)
+{
+	struct tg_strbuf line = { 0 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	tg_strbuf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	add_line(errors, tg_strbuf_str(&line));
+	tg_strbuf_free(&line);
+}
+
 static void __attribute__((format(printf, 3, 4)))
 error_at(struct parser *ps, const struct token *t, const char *fmt, ...)
 {
+	struct tg_strbuf line = { 0 };
 	va_list ap;
 
-	tg_strbuf_printf(ps->errors, "%s:%u:%u: ", ps->file, t->line, t->col);
+	tg_strbuf_printf(&line, "%s:%u:%u: ", ps->file, t->line, t->col);
 	va_start(ap, fmt);
-	tg_strbuf_vprintf(ps->errors, fmt, ap);
+	tg_strbuf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	tg_strbuf_addch(ps->errors, '\n');
+	add_line(ps->errors, tg_strbuf_str(&line));
+	tg_strbuf_free(&line);
 	ps->nerrors++;
 	ps->failed_stmt = true;
 }
@@ -1383,24 +1415,23 @@ tg_policy_load(const char *path, struct tg_strbuf *errors)
 	struct tg_policy *p = NULL;
 
 	if (fp == NULL) {
-		tg_strbuf_printf(errors, "%s: cannot open policy file: %s\n", path,
-		    strerror(errno));
+		file_error(errors, "%s: cannot open policy file: %s", path, strerror(errno));
 		return NULL;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
 		if (memchr(buf, '\0', n) != NULL) {
-			tg_strbuf_printf(errors, "%s: expected a text file, got a NUL byte\n", path);
+			file_error(errors, "%s: expected a text file, got a NUL byte", path);
 			goto out;
 		}
 		if (sb.len + n > MAX_POLICY_BYTES) {
-			tg_strbuf_printf(errors, "%s: expected at most %u bytes, got more\n",
+			file_error(errors, "%s: expected at most %u bytes, got more",
 			    path, MAX_POLICY_BYTES);
 			goto out;
 		}
 		tg_strbuf_appendn(&sb, buf, n);
 	}
 	if (ferror(fp)) {
-		tg_strbuf_printf(errors, "%s: read error: %s\n", path, strerror(errno));
+		file_error(errors, "%s: read error: %s", path, strerror(errno));
 		goto out;
 	}
 	p = tg_policy_parse(path, sb.s ? sb.s : "", errors);

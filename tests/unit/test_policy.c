@@ -219,6 +219,14 @@ START_TEST(test_load_file)
 	ck_assert_ptr_null(p);
 	ck_assert_str_eq(tg_strbuf_str(&err),
 	    "/nonexistent/policy.conf: cannot open policy file: No such file or directory\n");
+	tg_strbuf_truncate(&err, 0);
+
+	/* the file name is the admin's, any bytes: the error is one printable
+	   line all the same (found by fuzz_config) */
+	p = tg_policy_load("/nonexistent/p\r\n\tx\377.conf", &err);
+	ck_assert_ptr_null(p);
+	ck_assert_str_eq(tg_strbuf_str(&err), "/nonexistent/p\\x0d\\x0a\\x09x\\xff.conf: "
+	    "cannot open policy file: No such file or directory\n");
 	tg_strbuf_free(&err);
 }
 END_TEST
