@@ -5,7 +5,8 @@
  * file (file:, PolicyFile, SenderLoginMap, DNSSECTrustAnchor,
  * PublicSuffixList) is dropped if it holds a '/' (relative paths are
  * taken relative to the config file), and PolicyFile and
- * PublicSuffixList get safe values unless the input sets them. A config that loads is printed (to /dev/null) and freed;
+ * PublicSuffixList get safe values unless the input sets them. Errors
+ * must be printable lines, file names quoted in them included. A config that loads is printed (to /dev/null) and freed;
  * one that does not must have said why.
  */
 #include "autoconf.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "config.h"
@@ -22,7 +24,8 @@
 
 static FILE *devnull;
 
-/* names_file - a line that could make the loader read some file */
+/* names_file - a line that could make the loader read a file outside
+   the scratch directory */
 static bool
 names_file(const char *l)
 {
@@ -88,8 +91,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	/* errors echo what they quote escaped: one printable line each */
 	for (size_t i = 0; i < err.len; i++)
-		if ((err.s[i] < 0x20 && err.s[i] != '\n') || (unsigned char)err.s[i] > 0x7e)
+		if ((err.s[i] < 0x20 && err.s[i] != '\n') || (unsigned char)err.s[i] > 0x7e) {
+			dprintf(2, "byte 0x%02x at %zu of the errors:\n%s", (unsigned char)err.s[i],
+			    i, err.s);
 			abort();
+		}
 	tg_strbuf_free(&err);
 	tg_strbuf_free(&text);
 	free(path);

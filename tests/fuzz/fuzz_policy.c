@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fuzzlib.h"
@@ -146,8 +147,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	/* errors echo what they quote escaped: one printable line each */
 	for (size_t i = 0; i < err.len; i++)
-		if ((err.s[i] < 0x20 && err.s[i] != '\n') || (unsigned char)err.s[i] > 0x7e)
+		if ((err.s[i] < 0x20 && err.s[i] != '\n') || (unsigned char)err.s[i] > 0x7e) {
+			dprintf(2, "byte 0x%02x at %zu of the errors:\n%s", (unsigned char)err.s[i],
+			    i, err.s);
 			abort();
+		}
 	tg_strbuf_free(&err);
 	free(s);
 	return 0;

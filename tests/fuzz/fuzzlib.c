@@ -19,7 +19,7 @@
 #include "dns.h"
 #include "fuzzlib.h"
 
-static char tmpdir[64];
+static char tmpdir[256];
 
 static void
 rm_tmpdir(void)
@@ -37,7 +37,11 @@ const char *
 fz_tmpdir(void)
 {
 	if (tmpdir[0] == '\0') {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/tg-fuzz-XXXXXX");
+		const char *base = getenv("TMPDIR");
+
+		if (base == NULL || base[0] == '\0' || strlen(base) > sizeof(tmpdir) - 20)
+			base = "/tmp";
+		snprintf(tmpdir, sizeof(tmpdir), "%s/tg-fuzz-XXXXXX", base);
 		if (mkdtemp(tmpdir) == NULL) {
 			perror("mkdtemp");
 			abort();

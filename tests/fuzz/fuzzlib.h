@@ -19,7 +19,9 @@
 #define FZ_TIMEOUT	-1
 #define FZ_SERVFAIL	-2
 
-/* fz_tmpdir - a scratch directory, created on first use, removed at exit */
+/* fz_tmpdir - a scratch directory in $TMPDIR (or /tmp), created on first
+   use, removed at exit when libFuzzer exits through exit() (run.sh gives
+   each run a TMPDIR of its own and removes it) */
 const char *fz_tmpdir(void);
 /* fz_write - write len bytes to DIR/name; returns the full path (static
    buffer per call site is the caller's business: malloc'd here) */

@@ -45,6 +45,11 @@ one() {
 	dict=""
 	[ -f "$src/$h.dict" ] && dict="-dict=$src/$h.dict"
 	start=$(date +%s)
+	# the harness's scratch files (libFuzzer does not always run atexit)
+	TMPDIR=$bin/tmp/$h
+	export TMPDIR
+	rm -rf "$TMPDIR"
+	mkdir -p "$TMPDIR"
 	if [ "$mode" = replay ]; then
 		set -- $(find "$corpus" -type f | sort)
 		n=$#
@@ -78,6 +83,7 @@ one() {
 }
 
 running=0
+trap 'rm -rf "$bin/tmp"' EXIT
 for h in $harnesses; do
 	if [ ! -x "$bin/$h" ]; then
 		echo "$h: not built ($bin/$h)" >"$bin/logs/$h.result"
