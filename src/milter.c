@@ -45,9 +45,13 @@ static unsigned long next_id;
 /* the largest milter packet accepted: a header field of 2 MB */
 #define MAX_PACKET (2 * 1024 * 1024)
 
-/* phases whose answer is always "continue" need no reply at all */
+/* phases whose answer is always "continue" need no reply at all. Body
+   chunks too: a message over MaxMessageSize is refused at end of
+   message, and the rest of its body costs less to read than a reply to
+   every chunk of every other message (SMFIP_SKIP serves only where
+   replies are sent anyway, over TCP) */
 #define WANT_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH \
-	| SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP | SMFIP_HDR_LEADSPC)
+	| SMFIP_NR_BODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP | SMFIP_HDR_LEADSPC)
 #define NR_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT \
 	| SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 
@@ -342,9 +346,9 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	arg.body = chunk;
 	arg.bodylen = len;
 	tg_session_phase(msg, TG_PH_BODY, &arg);
-	if (msg->oversize && (mc->pflags & SMFIP_SKIP))
+	if (msg->oversize && (mc->pflags & (SMFIP_SKIP | SMFIP_NR_BODY)) == SMFIP_SKIP)
 		return SMFIS_SKIP;
-	return SMFIS_CONTINUE;
+	return cont(mc, SMFIP_NR_BODY);
 }
 
 enum hdr_op { HDR_ADD, HDR_TOP, HDR_CHANGE };

@@ -385,6 +385,10 @@ tg_session_phase(struct tg_msg *msg, enum tg_phase phase,
 	if (arg == NULL)
 		arg = &none;
 	count_bytes(msg, phase, arg);
+	/* refused at end of message anyway: the rest of the body is only
+	   counted (the MTA may send it all: SMFIP_NR_BODY) */
+	if (phase == TG_PH_BODY && msg->oversize)
+		return false;
 	for (size_t i = 0; tg_checks[i] != NULL; i++)
 		if (tg_checks[i]->phases & phase)
 			tg_checks[i]->on_phase(cfg->check_global[i], msg, phase, arg);

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev
-	libunbound-dev libsqlite3-dev check
+	libunbound-dev libsqlite3-dev libssl-dev check
 	miltertest postfix swaks iproute2 nsd publicsuffix
 	procps valgrind sasl2-bin libsasl2-modules openssl bind9-dnsutils jq
 	clang libclang-rt-dev nmap perl"

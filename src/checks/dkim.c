@@ -66,6 +66,7 @@
 #include <unbound.h>
 
 #include "checks/check.h"
+#include "checks/dkim_keys.h"
 #include "config.h"
 #include "dns.h"
 #include "session.h"
@@ -919,6 +920,7 @@ check_setup(const struct tg_config *cfg, void **global_r, const char **error_r)
 
 	g->max_sigs = cfg->dkim_max_signatures;
 	g->min_bits = cfg->dkim_min_key_bits;
+	tg_dkim_keys_init();
 	g->lib = dkim_init(NULL, NULL);
 	if (g->lib == NULL) {
 		*error_r = "cannot initialise libopendkim";
@@ -951,7 +953,8 @@ fail:
 	return -1;
 }
 
-/* check_teardown - the snapshot is gone */
+/* check_teardown - the snapshot is gone; so are the decoded keys (a
+   verification still running keeps its own reference) */
 static void
 check_teardown(void *global)
 {
@@ -961,6 +964,7 @@ check_teardown(void *global)
 		return;
 	dkim_close(g->lib);
 	free(g);
+	tg_dkim_keys_clear();
 }
 
 const struct tg_check tg_check_dkim = {

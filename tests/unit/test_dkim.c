@@ -30,6 +30,7 @@
 #include <dkim.h>
 
 #include "authres.h"
+#include "checks/dkim_keys.h"
 #include "config.h"
 #include "session.h"
 #include "util/strbuf.h"
@@ -916,6 +917,54 @@ START_TEST(result_fields)
 }
 END_TEST
 
+/* a key decoded once serves the next messages signed with it: proof
+   that libopendkim's d2i_PUBKEY_bio calls reach checks/dkim_keys.c;
+   another key is decoded afresh and passes with its own size */
+START_TEST(decoded_key_reused)
+{
+	struct signopts o2048 = { .key = K_RSA2048, .d = "example.com", .s = "rsa2048",
+	    .alg = DKIM_SIGN_RSASHA256, .hc = DKIM_CANON_RELAXED, .bc = DKIM_CANON_RELAXED };
+	struct signopts o1024 = o2048;
+	struct tg_dkim_keys_stats st0, st;
+	struct message m2048, m1024;
+	char *b2048, *b1024, *w2048, *w1024;
+
+	NEED_KEYS();
+	o1024.key = K_RSA1024;
+	o1024.s = "rsa1024";
+	msg_init(&m2048, "key reuse");
+	msg_init(&m1024, "another key");
+	b2048 = sign(&m2048, &o2048);
+	b1024 = sign(&m1024, &o1024);
+	w2048 = sig_ar("pass (2048-bit key)", "rsa2048", "rsa-sha256", b2048);
+	w1024 = sig_ar("pass (1024-bit key)", "rsa1024", "rsa-sha256", b1024);
+	tg_config_publish(load_cfg(""));
+	tg_dkim_keys_stats(&st0);
+	for (int i = 0; i < 4; i++) {
+		const struct message *m = i == 2 ? &m1024 : &m2048;
+		struct tg_conn *conn = deliver(tg_config_acquire(), "198.51.100.7", m, 0, V_CRLF);
+		char *got = dkim_ar(conn->msg);
+
+		ck_assert_str_eq(got, i == 2 ? w1024 : w2048);
+		free(got);
+		tg_conn_free(&conn);
+	}
+	tg_dkim_keys_stats(&st);
+	ck_assert_uint_eq(st.misses - st0.misses, 2);	/* rsa2048, then rsa1024 */
+	ck_assert_uint_eq(st.hits - st0.hits, 2);	/* rsa2048 twice more */
+	ck_assert_uint_ge(st.entries, 1);
+	tg_config_publish(NULL);		/* the snapshot goes, and the keys */
+	tg_dkim_keys_stats(&st);
+	ck_assert_uint_eq(st.entries, 0);
+	free(w1024);
+	free(w2048);
+	free(b1024);
+	free(b2048);
+	msg_free(&m1024);
+	msg_free(&m2048);
+}
+END_TEST
+
 /* ------------------------------------------------------------ main */
 
 static void
@@ -974,6 +1023,7 @@ main(void)
 	tcase_add_test(tc, signature_cap);
 	tcase_add_test(tc, cap_without_dns);
 	tcase_add_test(tc, result_fields);
+	tcase_add_test(tc, decoded_key_reused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
