@@ -168,6 +168,18 @@ got(struct tg_strbuf *sb, const char *value)
 	return tg_strbuf_str(sb);
 }
 
+/* bad_value - report "WHAT, got "VALUE"" (what: "expected a number");
+   returns -1 */
+static int
+bad_value(struct where *w, const char *what, const char *value)
+{
+	struct tg_strbuf sb = { 0 };
+
+	report(w, "%s, got \"%s\"", what, got(&sb, value));
+	tg_strbuf_free(&sb);
+	return -1;
+}
+
 static int
 parse_str(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
@@ -210,31 +222,21 @@ whole_number(const char *value, unsigned long min, unsigned long max, unsigned i
 	return true;
 }
 
-/* number - a whole number field, or an error naming what was expected */
-static int
-number(void *field, const char *value, unsigned long min, unsigned long max,
-    const char *expected, struct where *w)
-{
-	struct tg_strbuf sb = { 0 };
-
-	if (whole_number(value, min, max, field))
-		return 0;
-	report(w, "expected %s, got \"%s\"", expected, got(&sb, value));
-	tg_strbuf_free(&sb);
-	return -1;
-}
-
 static int
 parse_uint(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	return number(field, value, 1, 86400, "a number of seconds (1-86400)", w);
+	if (whole_number(value, 1, 86400, field))
+		return 0;
+	return bad_value(w, "expected a number of seconds (1-86400)", value);
 }
 
 /* parse_count - a whole number 1..100000 */
 static int
 parse_count(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	return number(field, value, 1, 100000, "a number from 1 to 100000", w);
+	if (whole_number(value, 1, 100000, field))
+		return 0;
+	return bad_value(w, "expected a number from 1 to 100000", value);
 }
 
 /* parse_ms - a duration "5", "5s" or "500ms" into milliseconds */
@@ -243,7 +245,6 @@ parse_ms(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
 	char *end;
 	unsigned long n;
-	struct tg_strbuf sb = { 0 };
 
 	errno = 0;
 	n = strtoul(value, &end, 10);
@@ -257,10 +258,7 @@ parse_ms(struct tg_config *cfg, void *field, const char *value, struct where *w)
 			return 0;
 		}
 	}
-	report(w, "expected a duration like 5s or 500ms (1ms to 3600s), got \"%s\"",
-	    got(&sb, value));
-	tg_strbuf_free(&sb);
-	return -1;
+	return bad_value(w, "expected a duration like 5s or 500ms (1ms to 3600s)", value);
 }
 
 static int
@@ -268,13 +266,9 @@ parse_mode(struct tg_config *cfg, void *field, const char *value, struct where *
 {
 	char *end;
 	unsigned long m = strtoul(value, &end, 8);
-	struct tg_strbuf sb = { 0 };
 
-	if (value[0] < '0' || value[0] > '7' || *end != '\0' || m > 0777) {
-		report(w, "expected an octal mode like 0660, got \"%s\"", got(&sb, value));
-		tg_strbuf_free(&sb);
-		return -1;
-	}
+	if (value[0] < '0' || value[0] > '7' || *end != '\0' || m > 0777)
+		return bad_value(w, "expected an octal mode like 0660", value);
 	*(unsigned int *)field = (unsigned int)m;
 	return 0;
 }
@@ -319,22 +313,14 @@ tg_parse_size(const char *s, uint64_t *bytes_r)
 static int
 parse_size(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	struct tg_strbuf sb = { 0 };
-
-	if (tg_parse_size(value, field) < 0) {
-		report(w, "expected a size in bytes with optional K, M or G, got \"%s\"",
-		    got(&sb, value));
-		tg_strbuf_free(&sb);
-		return -1;
-	}
+	if (tg_parse_size(value, field) < 0)
+		return bad_value(w, "expected a size in bytes with optional K, M or G", value);
 	return 0;
 }
 
 static int
 parse_bool(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	struct tg_strbuf sb = { 0 };
-
 	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0
 	    || strcmp(value, "1") == 0) {
 		*(bool *)field = true;
@@ -342,117 +328,105 @@ parse_bool(struct tg_config *cfg, void *field, const char *value, struct where *
 	    || strcmp(value, "0") == 0) {
 		*(bool *)field = false;
 	} else {
-		report(w, "expected yes or no, got \"%s\"", got(&sb, value));
-		tg_strbuf_free(&sb);
-		return -1;
+		return bad_value(w, "expected yes or no", value);
 	}
 	return 0;
 }
 
-/* choose - value among names[]; index or -1 with an error */
-static int
-choose(const char *value, const char *const names[], const char *expected,
-    struct where *w)
-{
-	struct tg_strbuf sb = { 0 };
+/* a word a setting may be, and the int (or enum) value it stands for */
+struct word {
+	const char *name;
+	int value;
+};
 
-	for (int i = 0; names[i] != NULL; i++)
-		if (strcasecmp(value, names[i]) == 0)
-			return i;
-	report(w, "expected %s, got \"%s\"", expected, got(&sb, value));
-	tg_strbuf_free(&sb);
-	return -1;
+/* the words of a setting */
+struct words {
+	const char *expected;		/* the error: "expected text or json" */
+	struct word v[12];		/* up to the first name NULL */
+};
+
+_Static_assert(sizeof(enum tg_action) == sizeof(int) && sizeof(enum tg_mode) == sizeof(int)
+    && sizeof(enum tg_logformat) == sizeof(int) && sizeof(enum tg_record) == sizeof(int),
+    "a word setting is stored as an int");
+
+static const struct words onerror_words = { "expected tempfail or accept",
+	{ { "tempfail", TG_TEMPFAIL }, { "accept", TG_ACCEPT } } };
+static const struct words mode_words = { "expected enforce or monitor",
+	{ { "enforce", TG_MODE_ENFORCE }, { "monitor", TG_MODE_MONITOR } } };
+static const struct words logformat_words = { "expected text or json",
+	{ { "text", TG_LOGFMT_TEXT }, { "json", TG_LOGFMT_JSON } } };
+static const struct words facility_words = {
+	"expected mail, daemon, user or local0..local7",
+	{ { "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	  { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	  { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	  { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 } } };
+static const struct words record_words = { "expected quarantine, all or none",
+	{ { "none", TG_RECORD_NONE }, { "quarantine", TG_RECORD_QUARANTINE },
+	  { "all", TG_RECORD_ALL } } };
+
+/* one_of - value (any case) as the one of words it is, into an int field */
+static int
+one_of(const struct words *words, void *field, const char *value, struct where *w)
+{
+	for (const struct word *p = words->v; p->name != NULL; p++)
+		if (strcasecmp(value, p->name) == 0) {
+			*(int *)field = p->value;
+			return 0;
+		}
+	return bad_value(w, words->expected, value);
+}
+
+/* word_name - the word for value, for printing */
+static const char *
+word_name(const struct words *words, int value)
+{
+	for (const struct word *p = words->v; p->name != NULL; p++)
+		if (p->value == value)
+			return p->name;
+	return "?";
 }
 
 static int
 parse_onerror(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	static const char *const names[] = { "tempfail", "accept", NULL };
-	int i = choose(value, names, "tempfail or accept", w);
-
-	if (i < 0)
-		return -1;
-	*(enum tg_action *)field = i == 0 ? TG_TEMPFAIL : TG_ACCEPT;
-	return 0;
+	return one_of(&onerror_words, field, value, w);
 }
 
 static int
 parse_runmode(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	static const char *const names[] = { "enforce", "monitor", NULL };
-	int i = choose(value, names, "enforce or monitor", w);
-
-	if (i < 0)
-		return -1;
-	*(enum tg_mode *)field = i == 0 ? TG_MODE_ENFORCE : TG_MODE_MONITOR;
-	return 0;
+	return one_of(&mode_words, field, value, w);
 }
 
 static int
 parse_logformat(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	static const char *const names[] = { "text", "json", NULL };
-	int i = choose(value, names, "text or json", w);
-
-	if (i < 0)
-		return -1;
-	*(enum tg_logformat *)field = i == 0 ? TG_LOGFMT_TEXT : TG_LOGFMT_JSON;
-	return 0;
-}
-
-static const char *const facility_names[] = { "mail", "daemon", "user", "local0",
-	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
-static const int facility_codes[] = { LOG_MAIL, LOG_DAEMON, LOG_USER, LOG_LOCAL0,
-	LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6,
-	LOG_LOCAL7 };
-
-static const char *
-facility_name(int code)
-{
-	for (size_t i = 0; facility_names[i] != NULL; i++)
-		if (facility_codes[i] == code)
-			return facility_names[i];
-	return "?";
+	return one_of(&logformat_words, field, value, w);
 }
 
 static int
 parse_facility(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	int i = choose(value, facility_names, "mail, daemon, user or local0..local7", w);
-
-	if (i < 0)
-		return -1;
-	*(int *)field = facility_codes[i];
-	return 0;
+	return one_of(&facility_words, field, value, w);
 }
 
 static int
 parse_record(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	static const char *const names[] = { "none", "quarantine", "all", NULL };
-	int i = choose(value, names, "quarantine, all or none", w);
-
-	if (i < 0)
-		return -1;
-	*(enum tg_record *)field = (enum tg_record)i;
-	return 0;
+	return one_of(&record_words, field, value, w);
 }
 
 static int
 parse_socket(struct tg_config *cfg, void *field, const char *value, struct where *w)
 {
-	struct tg_strbuf sb = { 0 };
 	const char *at;
 
 	if (strncmp(value, "unix:", 5) == 0 || strncmp(value, "local:", 6) == 0) {
 		const char *path = strchr(value, ':') + 1;
 
-		if (path[0] != '/') {
-			report(w, "expected an absolute path after unix:, got \"%s\"",
-			    got(&sb, value));
-			tg_strbuf_free(&sb);
-			return -1;
-		}
+		if (path[0] != '/')
+			return bad_value(w, "expected an absolute path after unix:", value);
 	} else if (strncmp(value, "inet:", 5) == 0 || strncmp(value, "inet6:", 6) == 0) {
 		const char *port = strchr(value, ':') + 1;
 		char *end;
@@ -460,17 +434,11 @@ parse_socket(struct tg_config *cfg, void *field, const char *value, struct where
 
 		at = end;
 		if (!isdigit((unsigned char)port[0]) || n == 0 || n > 65535
-		    || (*at != '\0' && (*at != '@' || at[1] == '\0'))) {
-			report(w, "expected inet:PORT@HOST (port 1-65535), got \"%s\"",
-			    got(&sb, value));
-			tg_strbuf_free(&sb);
-			return -1;
-		}
+		    || (*at != '\0' && (*at != '@' || at[1] == '\0')))
+			return bad_value(w, "expected inet:PORT@HOST (port 1-65535)", value);
 	} else {
-		report(w, "expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST, got \"%s\"",
-		    got(&sb, value));
-		tg_strbuf_free(&sb);
-		return -1;
+		return bad_value(w, "expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST",
+		    value);
 	}
 	return parse_str(cfg, field, value, w);
 }
@@ -535,15 +503,11 @@ each_item(struct tg_config *cfg, const char *value, struct where *w,
 static int
 add_domain(void *field, const char *item, struct where *w)
 {
-	struct tg_strbuf sb = { 0 };
 	char *d;
 
 	for (const char *p = item; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
-			report(w, "expected a domain name, got \"%s\"", got(&sb, item));
-			tg_strbuf_free(&sb);
-			return -1;
-		}
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+			return bad_value(w, "expected a domain name", item);
 	d = xstrdup(item);
 	tg_domain_normalize(d);		/* "Example.ORG." is example.org */
 	tg_strlist_add(field, d);
@@ -557,13 +521,9 @@ add_cidr(void *field, const char *item, struct where *w)
 {
 	struct tg_cidr c;
 	const char *err;
-	struct tg_strbuf sb = { 0 };
 
-	if (tg_cidr_parse(item, &c, &err) < 0) {
-		report(w, "%s, got \"%s\"", err, got(&sb, item));
-		tg_strbuf_free(&sb);
-		return -1;
-	}
+	if (tg_cidr_parse(item, &c, &err) < 0)
+		return bad_value(w, err, item);
 	tg_cidrlist_add(field, &c);
 	return 0;
 }
@@ -584,7 +544,6 @@ add_error_action(void *field, const char *item, struct where *w)
 	struct tg_error_actions *l = field;
 	struct tg_error_action ea = { .outcome = -1 };
 	const char *colon = strchr(item, ':'), *eq = strchr(item, '=');
-	struct tg_strbuf sb = { 0 };
 	int action = -1;
 
 	if (colon != NULL && eq != NULL && colon < eq) {
@@ -599,13 +558,9 @@ add_error_action(void *field, const char *item, struct where *w)
 		action = tg_action_parse(eq + 1);
 	}
 	if (ea.method[0] == '\0' || ea.outcome < 0
-	    || (action != TG_ACCEPT && action != TG_TAG && action != TG_TEMPFAIL)) {
-		report(w, "expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, ERROR "
-		    "temperror or permerror, ACTION accept, tag or tempfail, got \"%s\"",
-		    got(&sb, item));
-		tg_strbuf_free(&sb);
-		return -1;
-	}
+	    || (action != TG_ACCEPT && action != TG_TAG && action != TG_TEMPFAIL))
+		return bad_value(w, "expected CHECK:ERROR=ACTION with CHECK spf, dkim or dmarc, "
+		    "ERROR temperror or permerror, ACTION accept, tag or tempfail", item);
 	ea.action = (enum tg_action)action;
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 	l->v[l->n++] = ea;
@@ -765,11 +720,7 @@ load_logins(struct tg_config *cfg, struct where *pw)
 			continue;
 		tok = strtok_r(NULL, ", \t\r\n", &save);
 		if (tok == NULL || strchr(key, '@') == NULL) {
-			struct tg_strbuf sb = { 0 };
-
-			report(&w, "expected \"address-or-@domain login[, login...]\", got \"%s\"",
-			    got(&sb, key));
-			tg_strbuf_free(&sb);
+			bad_value(&w, "expected \"address-or-@domain login[, login...]\"", key);
 			continue;
 		}
 		cfg->logins = xrealloc(cfg->logins, (cfg->nlogins + 1) * sizeof(*cfg->logins));
@@ -862,11 +813,7 @@ validate(struct tg_config *cfg, struct where *w)
 	}
 	for (const char *p = cfg->authserv_id; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
-			struct tg_strbuf sb = { 0 };
-
-			report(w, "AuthservID must be a host name, got \"%s\"",
-			    got(&sb, cfg->authserv_id));
-			tg_strbuf_free(&sb);
+			bad_value(w, "AuthservID must be a host name", cfg->authserv_id);
 			break;
 		}
 	if (cfg->local_domains.n == 0)
@@ -1004,11 +951,9 @@ tg_config_print(const struct tg_config *cfg, FILE *fp)
 	fprintf(fp, "SenderLoginMap %s (%zu entries)\n",
 	    cfg->sender_login_map ? cfg->sender_login_map : "(none)", cfg->nlogins);
 	fprintf(fp, "OnInternalError %s\nMode %s\nLogFormat %s\nSyslog %s\n",
-	    tg_action_name(cfg->on_internal_error),
-	    cfg->mode == TG_MODE_MONITOR ? "monitor" : "enforce",
-	    cfg->log_format == TG_LOGFMT_JSON ? "json" : "text",
-	    cfg->syslog ? "yes" : "no");
-	fprintf(fp, "SyslogFacility %s\n", facility_name(cfg->syslog_facility));
+	    tg_action_name(cfg->on_internal_error), word_name(&mode_words, cfg->mode),
+	    word_name(&logformat_words, cfg->log_format), cfg->syslog ? "yes" : "no");
+	fprintf(fp, "SyslogFacility %s\n", word_name(&facility_words, cfg->syslog_facility));
 	fprintf(fp, "TagHeaders %s\nTagSubjectPrefix \"%s\"\nMilterTimeout %u\n",
 	    cfg->tag_headers ? "yes" : "no", cfg->tag_subject_prefix, cfg->milter_timeout);
 	fprintf(fp, "Nameservers %s\nDNSTimeout %ums\nCheckTimeout %ums\n",
@@ -1028,8 +973,7 @@ tg_config_print(const struct tg_config *cfg, FILE *fp)
 	}
 	fprintf(fp, "%s\n", cfg->error_actions.n ? "" : " (none: errors are recorded only)");
 	fprintf(fp, "StateDB %s\nRecordVerdicts %s\nStoreTimeout %ums\nPostfixConfigDir %s\n",
-	    cfg->state_db, cfg->record_verdicts == TG_RECORD_ALL ? "all"
-	    : cfg->record_verdicts == TG_RECORD_QUARANTINE ? "quarantine" : "none",
+	    cfg->state_db, word_name(&record_words, cfg->record_verdicts),
 	    cfg->store_timeout_ms, cfg->postfix_config_dir);
 }
 

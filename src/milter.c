@@ -232,21 +232,6 @@ mlfi_helo(SMFICTX *ctx, char *helo)
 	return cont(mc, SMFIP_NR_HELO);
 }
 
-/* esmtp_params - MAIL FROM parameters we use (SIZE=) */
-static void
-esmtp_params(struct tg_msg *msg, char **argv)
-{
-	for (int i = 1; argv[i] != NULL; i++) {
-		if (strncasecmp(argv[i], "SIZE=", 5) == 0) {
-			char *end;
-			unsigned long long n = strtoull(argv[i] + 5, &end, 10);
-
-			if (*end == '\0')
-				msg->size_announced = n;
-		}
-	}
-}
-
 static sfsistat
 mlfi_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -258,30 +243,11 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 		return internal_error(ctx, NULL, "no connection context");
 	msg = tg_msg_new(mc->conn);
 	macros(ctx, mc->conn);
-	msg->sender_raw = tg_arena_strdup(msg->arena, argv[0] ? argv[0] : "");
-	msg->sender_ok = tg_addr_parse(msg->arena, msg->sender_raw, &msg->sender, &err) == 0;
-	if (!msg->sender_ok)
+	if (tg_msg_set_sender(msg, argv[0], argv + 1, &err) < 0)
 		tg_log_conn(TG_LOG_INFO, mc->conn, msg, "unparsable sender: %s", err);
-	esmtp_params(msg, argv);
 	if (tg_session_phase(msg, TG_PH_MAIL, NULL))
 		return early_verdict(ctx, mc, NULL);
 	return SMFIS_CONTINUE;
-}
-
-/* add_rcpt - remember an accepted recipient */
-static void
-add_rcpt(struct tg_msg *msg, const char *rcpt)
-{
-	if (msg->nrcpts == msg->caprcpts) {
-		const char **nv;
-
-		msg->caprcpts = msg->caprcpts ? msg->caprcpts * 2 : 8;
-		nv = tg_arena_alloc(msg->arena, msg->caprcpts * sizeof(*nv));
-		if (msg->nrcpts > 0)
-			memcpy(nv, msg->rcpts, msg->nrcpts * sizeof(*nv));
-		msg->rcpts = nv;
-	}
-	msg->rcpts[msg->nrcpts++] = tg_arena_strdup(msg->arena, rcpt);
 }
 
 static sfsistat
@@ -302,7 +268,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		if (rc != SMFIS_CONTINUE)
 			return rc;
 	}
-	add_rcpt(msg, arg.rcpt);
+	tg_msg_add_rcpt(msg, arg.rcpt);
 	return SMFIS_CONTINUE;
 }
 

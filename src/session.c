@@ -146,6 +146,39 @@ tg_msg_free(struct tg_conn *conn)
 	tg_arena_free(&a);	/* msg itself lives in the arena */
 }
 
+int
+tg_msg_set_sender(struct tg_msg *msg, const char *sender, char *const *params,
+    const char **error_r)
+{
+	msg->sender_raw = tg_arena_strdup(msg->arena, sender ? sender : "");
+	msg->sender_ok = tg_addr_parse(msg->arena, msg->sender_raw, &msg->sender, error_r) == 0;
+	for (size_t i = 0; params != NULL && params[i] != NULL; i++) {
+		if (strncasecmp(params[i], "SIZE=", 5) == 0) {
+			char *end;
+			unsigned long long n = strtoull(params[i] + 5, &end, 10);
+
+			if (*end == '\0')
+				msg->size_announced = n;
+		}
+	}
+	return msg->sender_ok ? 0 : -1;
+}
+
+void
+tg_msg_add_rcpt(struct tg_msg *msg, const char *rcpt)
+{
+	if (msg->nrcpts == msg->caprcpts) {
+		const char **nv;
+
+		msg->caprcpts = msg->caprcpts ? msg->caprcpts * 2 : 8;
+		nv = tg_arena_alloc(msg->arena, msg->caprcpts * sizeof(*nv));
+		if (msg->nrcpts > 0)
+			memcpy(nv, msg->rcpts, msg->nrcpts * sizeof(*nv));
+		msg->rcpts = nv;
+	}
+	msg->rcpts[msg->nrcpts++] = tg_arena_strdup(msg->arena, rcpt);
+}
+
 struct tg_result *
 tg_result_add(struct tg_msg *msg, const char *method, enum tg_outcome outcome,
     enum tg_phase phase, const char *fmt, ...)

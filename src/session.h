@@ -99,6 +99,15 @@ void tg_conn_set_ip(struct tg_conn *conn, const struct tg_ip *ip);
 struct tg_msg *tg_msg_new(struct tg_conn *conn);
 /* tg_msg_free - runs every check's msg_end, frees the arena */
 void tg_msg_free(struct tg_conn *conn);
+/* tg_msg_set_sender - MAIL FROM: a copy of sender as the MTA sent it
+   ("<a@b.example>"; NULL: empty), parsed into msg->sender, and of the
+   ESMTP params (up to NULL; params may be NULL) the one used, SIZE=.
+   -1 when the sender does not parse (sender_ok false), the reason in
+   *error_r (static text); logging it is the caller's. */
+int tg_msg_set_sender(struct tg_msg *msg, const char *sender, char *const *params,
+    const char **error_r);
+/* tg_msg_add_rcpt - an accepted recipient (RCPT TO), copied */
+void tg_msg_add_rcpt(struct tg_msg *msg, const char *rcpt);
 
 /* tg_result_add - record a result; the pointer is valid until the next
    call (to fill domain, props, policy) */

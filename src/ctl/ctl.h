@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct option;
 struct tg_config;
 struct tg_store;
 struct tg_strbuf;
@@ -29,6 +30,7 @@ struct tg_ctl {
 	const char *config_path;	/* -c, default /etc/tollgate/tollgate.conf */
 	bool json;			/* --json */
 	unsigned int width;		/* columns of table output */
+	const char *cmd;		/* the command running: "stats" */
 };
 
 /* the options every command takes, for getopt_long tables */
@@ -37,8 +39,13 @@ struct tg_ctl {
 	{ "json", no_argument, NULL, 'J' }, \
 	{ "help", no_argument, NULL, 'h' }
 
-/* tg_ctl_common_opt - handle 'c' and 'J'; false for other options */
-bool tg_ctl_common_opt(struct tg_ctl *c, int opt, const char *arg);
+/* tg_ctl_getopt - the next of the command's own options in opts (its
+   getopt_long table), -1 after the last. -c and --json are taken here;
+   -h prints help, an unknown option a usage error, and either ends the
+   options with *stop_r set to what the command returns (TG_CTL_OK,
+   TG_CTL_USAGE). *stop_r is -1 otherwise. */
+int tg_ctl_getopt(struct tg_ctl *c, int argc, char **argv, const struct option *opts,
+    const char *help, int *stop_r);
 
 /* tg_ctl_error - "tollgatectl: ..." on stderr; returns TG_CTL_FAILED */
 int tg_ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -268,6 +268,15 @@ tg_json_str(struct tg_json *j, const char *key, const char *v)
 }
 
 void
+tg_json_strs(struct tg_json *j, const char *key, const char *const *v, size_t n)
+{
+	tg_json_arr(j, key);
+	for (size_t i = 0; i < n; i++)
+		tg_json_str(j, NULL, v[i]);
+	tg_json_end(j);
+}
+
+void
 tg_json_int(struct tg_json *j, const char *key, long long v)
 {
 	value_start(j, key);

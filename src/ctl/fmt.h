@@ -65,6 +65,8 @@ void tg_json_obj(struct tg_json *j, const char *key);
 void tg_json_arr(struct tg_json *j, const char *key);
 void tg_json_end(struct tg_json *j);	/* closes the innermost } or ] */
 void tg_json_str(struct tg_json *j, const char *key, const char *v);	/* NULL: null */
+/* tg_json_strs - the n strings of v as an array */
+void tg_json_strs(struct tg_json *j, const char *key, const char *const *v, size_t n);
 void tg_json_int(struct tg_json *j, const char *key, long long v);
 void tg_json_num(struct tg_json *j, const char *key, double v);	/* 6 digits */
 void tg_json_bool(struct tg_json *j, const char *key, bool v);

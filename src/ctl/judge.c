@@ -75,8 +75,7 @@ tg_judge_record(const struct tg_store_rec *rec, struct tg_judgement *j)
 	conn->daemon_name = dup_or_null(rec->daemon_name);
 	msg = tg_msg_new(conn);
 	msg->qid = rec->qid ? tg_arena_strdup(msg->arena, rec->qid) : NULL;
-	msg->sender_raw = tg_arena_strdup(msg->arena, rec->sender ? rec->sender : "<>");
-	msg->sender_ok = tg_addr_parse(msg->arena, msg->sender_raw, &msg->sender, &err) == 0;
+	tg_msg_set_sender(msg, rec->sender ? rec->sender : "<>", NULL, &err);
 	msg->rcpts = tg_arena_alloc(msg->arena, (rec->nrcpts + 1) * sizeof(*msg->rcpts));
 	for (size_t i = 0; i < rec->nrcpts; i++)
 		msg->rcpts[i] = tg_arena_strdup(msg->arena, rec->rcpts[i]);
@@ -288,22 +287,6 @@ bracketed(struct tg_arena *a, const char *addr)
 	return addr[0] == '<' ? addr : tg_arena_printf(a, "<%s>", addr);
 }
 
-/* add_rcpt - an accepted recipient, as milter.c keeps it */
-static void
-add_rcpt(struct tg_msg *msg, const char *rcpt)
-{
-	if (msg->nrcpts == msg->caprcpts) {
-		const char **nv;
-
-		msg->caprcpts = msg->caprcpts ? msg->caprcpts * 2 : 8;
-		nv = tg_arena_alloc(msg->arena, msg->caprcpts * sizeof(*nv));
-		if (msg->nrcpts > 0)
-			memcpy(nv, msg->rcpts, msg->nrcpts * sizeof(*nv));
-		msg->rcpts = nv;
-	}
-	msg->rcpts[msg->nrcpts++] = tg_arena_strdup(msg->arena, rcpt);
-}
-
 /* refused - a recipient the RCPT gates refused */
 static void
 refused(struct tg_judgement *j, const char *rcpt)
@@ -360,7 +343,7 @@ feed(struct tg_judgement *j, const struct tg_judge_env *env, const struct tg_hea
 			msg->nrcpts_rejected++;
 			continue;
 		}
-		add_rcpt(msg, arg.rcpt);
+		tg_msg_add_rcpt(msg, arg.rcpt);
 	}
 	if (msg->nrcpts == 0)
 		return TG_PH_RCPT;	/* every recipient refused: no DATA */
@@ -404,9 +387,7 @@ tg_judge_file(const char *path, struct tg_judge_env *env, struct tg_judgement *j
 	j->msg = tg_msg_new(j->conn);
 	nh = split_headers(j->msg->arena, text, &h, &body);
 	default_envelope(j->msg->arena, env, h, nh, &rcpts);
-	j->msg->sender_raw = bracketed(j->msg->arena, env->sender);
-	j->msg->sender_ok = tg_addr_parse(j->msg->arena, j->msg->sender_raw, &j->msg->sender,
-	    &err) == 0;
+	tg_msg_set_sender(j->msg, bracketed(j->msg->arena, env->sender), NULL, &err);
 	j->phase = feed(j, env, h, nh, body);
 	free(rcpts);
 	free(h);
@@ -542,10 +523,7 @@ json_verdict(struct tg_json *js, const char *key, const struct tg_msg *msg)
 	tg_json_str(js, "text", v->text);
 	tg_json_str(js, "rule", v->rule);
 	tg_json_num(js, "score", v->score);
-	tg_json_arr(js, "reasons");
-	for (size_t i = 0; i < v->nreasons; i++)
-		tg_json_str(js, NULL, v->reasons[i]);
-	tg_json_end(js);
+	tg_json_strs(js, "reasons", v->reasons, v->nreasons);
 	tg_json_end(js);
 }
 
@@ -564,15 +542,9 @@ report_json(const struct tg_judgement *j, struct tg_strbuf *out)
 	tg_json_str(&js, "helo", msg->conn->helo);
 	tg_json_str(&js, "auth", msg->conn->auth_user);
 	tg_json_str(&js, "sender", msg->sender_raw);
-	tg_json_arr(&js, "recipients");
-	for (size_t i = 0; i < msg->nrcpts; i++)
-		tg_json_str(&js, NULL, msg->rcpts[i]);
+	tg_json_strs(&js, "recipients", msg->rcpts, msg->nrcpts);
 	tg_json_end(&js);
-	tg_json_end(&js);
-	tg_json_arr(&js, "refused");
-	for (size_t i = 0; i < j->nrefused; i++)
-		tg_json_str(&js, NULL, j->refused[i]);
-	tg_json_end(&js);
+	tg_json_strs(&js, "refused", j->refused, j->nrefused);
 	tg_json_arr(&js, "results");
 	for (size_t i = 0; i < msg->nresults; i++) {
 		const struct tg_result *r = &msg->results[i];

@@ -86,8 +86,9 @@ tg_ctl_usage_error(const char *cmd, const char *fmt, ...)
 	return TG_CTL_USAGE;
 }
 
-bool
-tg_ctl_common_opt(struct tg_ctl *c, int opt, const char *arg)
+/* common_opt - handle 'c' and 'J'; false for other options */
+static bool
+common_opt(struct tg_ctl *c, int opt, const char *arg)
 {
 	if (opt == 'c')
 		c->config_path = arg;
@@ -96,6 +97,29 @@ tg_ctl_common_opt(struct tg_ctl *c, int opt, const char *arg)
 	else
 		return false;
 	return true;
+}
+
+int
+tg_ctl_getopt(struct tg_ctl *c, int argc, char **argv, const struct option *opts,
+    const char *help, int *stop_r)
+{
+	int opt;
+
+	*stop_r = -1;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (common_opt(c, opt, optarg))
+			continue;
+		if (opt == 'h') {
+			fputs(help, stdout);
+			*stop_r = TG_CTL_OK;
+		} else if (opt == '?') {
+			*stop_r = tg_ctl_usage_error(c->cmd, "unknown option");
+		} else {
+			return opt;
+		}
+		break;
+	}
+	return -1;
 }
 
 /* print_errors - every line of errors, prefixed */
@@ -205,12 +229,12 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tg_ctl c = { DEFAULT_CONFIG, false, terminal_width() };
+	struct tg_ctl c = { DEFAULT_CONFIG, false, terminal_width(), NULL };
 	int opt, rc;
 
 	/* "+": stop at the command; its options are its own */
 	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(&c, opt, optarg))
+		if (common_opt(&c, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h':
@@ -243,6 +267,7 @@ main(int argc, char **argv)
 			continue;
 		rc = optind;
 		optind = 0;	/* getopt_long starts afresh for the command */
+		c.cmd = commands[i].name;
 		return commands[i].run(&c, argc - rc, argv + rc);
 	}
 	fprintf(stderr, "tollgatectl: unknown command \"%s\"\n\n", argv[optind]);

@@ -115,24 +115,16 @@ tg_qctl_change(struct tg_ctl *c, bool release, int argc, char **argv)
 	struct tg_strbuf out = { 0 };
 	char *by;
 	struct tg_qctx q;
-	int opt, failed = 0, done = 0;
+	int stop, failed = 0, done = 0;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
-		if (opt == 'h') {
-			fputs(tg_qctl_help, stdout);
-			return TG_CTL_OK;
-		}
-		return tg_ctl_usage_error("quarantine", "unknown option");
-	}
+	tg_ctl_getopt(c, argc, argv, opts, tg_qctl_help, &stop);	/* none of its own */
+	if (stop >= 0)
+		return stop;
 	if (optind == argc)
 		return tg_ctl_usage_error("quarantine", "%s needs one or more queue ids",
 		    what == RELEASE ? "release" : "delete");
-	if (tg_qctx_open(&q, c, true) < 0) {
-		tg_qctx_close(&q);
+	if (tg_qctx_open(&q, c, true) < 0)
 		return TG_CTL_FAILED;
-	}
 	by = tg_qctx_who();
 	for (int i = optind; i < argc; i++) {
 		if (change_one(&q, what, argv[i], by, &out) < 0)
@@ -218,15 +210,10 @@ tg_qctl_purge(struct tg_ctl *c, int argc, char **argv)
 	unsigned long forgotten = 0;
 	struct tg_qctx q;
 	char *by;
-	int opt, rc = TG_CTL_OK;
+	int opt, stop, rc = TG_CTL_OK;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
+	while ((opt = tg_ctl_getopt(c, argc, argv, opts, tg_qctl_help, &stop)) != -1) {
 		switch (opt) {
-		case 'h':
-			fputs(tg_qctl_help, stdout);
-			return TG_CTL_OK;
 		case O_OLDER:
 			age_text = optarg;
 			if ((age = tg_fmt_parse_age(optarg)) < 0)
@@ -235,17 +222,15 @@ tg_qctl_purge(struct tg_ctl *c, int argc, char **argv)
 			break;
 		case O_FORGET: forget = true; break;
 		case O_DRY: p.dry_run = true; break;
-		default:
-			return tg_ctl_usage_error("quarantine", "unknown option");
 		}
 	}
+	if (stop >= 0)
+		return stop;
 	if (age < 0 || optind != argc)
 		return tg_ctl_usage_error("quarantine", "purge needs --older-than AGE and "
 		    "nothing else");
-	if (tg_qctx_open(&q, c, true) < 0) {
-		tg_qctx_close(&q);
+	if (tg_qctx_open(&q, c, true) < 0)
 		return TG_CTL_FAILED;
-	}
 	by = tg_qctx_who();
 	p.q = &q;
 	p.by = by;

@@ -57,16 +57,18 @@ tg_qctx_open(struct tg_qctx *q, struct tg_ctl *c, bool need_queue)
 {
 	memset(q, 0, sizeof(*q));
 	q->c = c;
-	if ((q->pfdir = tg_ctl_setting(c, "PostfixConfigDir")) == NULL)
-		return -1;
-	if ((q->store = tg_ctl_open_store(c)) == NULL)
-		return -1;
+	if ((q->pfdir = tg_ctl_setting(c, "PostfixConfigDir")) == NULL
+	    || (q->store = tg_ctl_open_store(c)) == NULL)
+		goto fail;
 	q->have_queue = tg_pf_list(q->pfdir, &q->queue, &q->queue_err) == 0;
 	if (!q->have_queue && need_queue) {
 		tg_ctl_error("cannot read Postfix's queue: %s", tg_strbuf_str(&q->queue_err));
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	tg_qctx_close(q);
+	return -1;
 }
 
 void
@@ -197,10 +199,7 @@ json_fields(struct tg_json *js, const struct tg_store_rec *rec, const char *stat
 	tg_json_str(js, "helo", rec->helo);
 	tg_json_str(js, "auth", rec->auth_user);
 	tg_json_str(js, "sender", rec->sender);
-	tg_json_arr(js, "recipients");
-	for (size_t i = 0; i < rec->nrcpts; i++)
-		tg_json_str(js, NULL, rec->rcpts[i]);
-	tg_json_end(js);
+	tg_json_strs(js, "recipients", rec->rcpts, rec->nrcpts);
 	tg_json_str(js, "subject", rec->subject);
 	tg_json_str(js, "message_id", rec->message_id);
 	tg_json_int(js, "size", (long long)rec->size);
@@ -208,14 +207,8 @@ json_fields(struct tg_json *js, const struct tg_store_rec *rec, const char *stat
 	tg_json_str(js, "rule", rec->rule);
 	tg_json_str(js, "text", rec->text);
 	tg_json_num(js, "score", rec->score);
-	tg_json_arr(js, "reasons");
-	for (size_t i = 0; i < rec->nreasons; i++)
-		tg_json_str(js, NULL, rec->reasons[i]);
-	tg_json_end(js);
-	tg_json_arr(js, "rules");
-	for (size_t i = 0; i < rec->nrules; i++)
-		tg_json_str(js, NULL, rec->rules[i]);
-	tg_json_end(js);
+	tg_json_strs(js, "reasons", rec->reasons, rec->nreasons);
+	tg_json_strs(js, "rules", rec->rules, rec->nrules);
 	tg_json_arr(js, "results");
 	for (size_t i = 0; i < rec->nresults; i++) {
 		tg_json_obj(js, NULL);
@@ -303,10 +296,7 @@ list_unrecorded(struct listing *l)
 			tg_json_str(&js, "postfix_queue", e->queue);
 			tg_json_bool(&js, "recorded", false);
 			tg_json_str(&js, "sender", e->sender);
-			tg_json_arr(&js, "recipients");
-			for (size_t r = 0; r < e->nrcpts; r++)
-				tg_json_str(&js, NULL, e->rcpts[r]);
-			tg_json_end(&js);
+			tg_json_strs(&js, "recipients", (const char *const *)e->rcpts, e->nrcpts);
 			tg_json_int(&js, "size", (long long)e->size);
 			tg_json_end(&js);
 		} else {
@@ -347,15 +337,10 @@ cmd_list(struct tg_ctl *c, int argc, char **argv)
 	struct listing l = { 0 };
 	struct tg_qctx q;
 	struct tg_strbuf out = { 0 };
-	int opt, rc = TG_CTL_OK;
+	int opt, stop, rc = TG_CTL_OK;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
+	while ((opt = tg_ctl_getopt(c, argc, argv, opts, tg_qctl_help, &stop)) != -1) {
 		switch (opt) {
-		case 'h':
-			fputs(tg_qctl_help, stdout);
-			return TG_CTL_OK;
 		case O_SINCE:
 			if ((f.since = tg_fmt_parse_since(optarg, time(NULL))) < 0)
 				return tg_ctl_usage_error("quarantine", "--since %s: expected an age "
@@ -367,17 +352,15 @@ cmd_list(struct tg_ctl *c, int argc, char **argv)
 		case O_RULE: f.rule = optarg; break;
 		case O_ALL: f.held = false; break;
 		case O_LIMIT: f.limit = (unsigned int)strtoul(optarg, NULL, 10); break;
-		default:
-			return tg_ctl_usage_error("quarantine", "unknown option");
 		}
 	}
+	if (stop >= 0)
+		return stop;
 	if (optind != argc)
 		return tg_ctl_usage_error("quarantine", "list takes no argument \"%s\"",
 		    argv[optind]);
-	if (tg_qctx_open(&q, c, false) < 0) {
-		tg_qctx_close(&q);
+	if (tg_qctx_open(&q, c, false) < 0)
 		return TG_CTL_FAILED;
-	}
 	if (!q.have_queue)
 		fprintf(stderr, "tollgatectl: warning: cannot read Postfix's queue (%s): "
 		    "states are tollgate's records only\n", tg_strbuf_str(&q.queue_err));
@@ -513,28 +496,19 @@ cmd_show(struct tg_ctl *c, int argc, char **argv)
 	bool message = true;
 	const char *qid, *state;
 	struct tg_qctx q;
-	int opt, found, rc = TG_CTL_OK;
+	int found, stop, rc = TG_CTL_OK;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
-		if (opt == 'h') {
-			fputs(tg_qctl_help, stdout);
-			return TG_CTL_OK;
-		}
-		if (opt != O_NOMSG)
-			return tg_ctl_usage_error("quarantine", "unknown option");
+	while (tg_ctl_getopt(c, argc, argv, opts, tg_qctl_help, &stop) == O_NOMSG)
 		message = false;
-	}
+	if (stop >= 0)
+		return stop;
 	if (optind + 1 != argc)
 		return tg_ctl_usage_error("quarantine", "show takes one queue id");
 	qid = argv[optind];
 	if (!tg_pf_valid_qid(qid))
 		return tg_ctl_error("\"%s\" is not a Postfix queue id", qid);
-	if (tg_qctx_open(&q, c, false) < 0) {
-		tg_qctx_close(&q);
+	if (tg_qctx_open(&q, c, false) < 0)
 		return TG_CTL_FAILED;
-	}
 	a = tg_arena_new();
 	found = tg_store_find(q.store, qid, a, &rec);
 	e = q.have_queue ? tg_pf_find(&q.queue, qid) : NULL;

@@ -28,7 +28,7 @@ struct tg_qctx {
 extern const char tg_qctl_help[];
 
 /* tg_qctx_open - the store and (need_queue: must work) Postfix's queue;
-   -1 after printing why. tg_qctx_close() in either case. */
+   -1 after printing why, with nothing left open. tg_qctx_close() after 0. */
 int tg_qctx_open(struct tg_qctx *q, struct tg_ctl *c, bool need_queue);
 void tg_qctx_close(struct tg_qctx *q);
 /* tg_qctx_who - the person running us (behind sudo: who ran sudo) */

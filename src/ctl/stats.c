@@ -126,15 +126,10 @@ tg_ctl_stats(struct tg_ctl *c, int argc, char **argv)
 	struct tg_strbuf out = { 0 };
 	struct tg_store *s;
 	struct tg_arena *a;
-	int opt, rc = TG_CTL_OK;
+	int opt, stop, rc = TG_CTL_OK;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
+	while ((opt = tg_ctl_getopt(c, argc, argv, opts, stats_help, &stop)) != -1) {
 		switch (opt) {
-		case 'h':
-			fputs(stats_help, stdout);
-			return TG_CTL_OK;
 		case O_SINCE:
 			since = tg_fmt_parse_since(optarg, now);
 			if (since < 0)
@@ -147,10 +142,10 @@ tg_ctl_stats(struct tg_ctl *c, int argc, char **argv)
 				return tg_ctl_usage_error("stats", "--top %s: expected 1 to 1000",
 				    optarg);
 			break;
-		default:
-			return tg_ctl_usage_error("stats", "unknown option");
 		}
 	}
+	if (stop >= 0)
+		return stop;
 	if (optind != argc)
 		return tg_ctl_usage_error("stats", "unexpected argument \"%s\"", argv[optind]);
 	if ((s = tg_ctl_open_store(c)) == NULL)

@@ -118,17 +118,11 @@ tg_ctl_check(struct tg_ctl *c, int argc, char **argv)
 	struct tg_strbuf out = { 0 };
 	struct tg_json js = { .out = &out };
 	bool ok = true;
-	int opt;
+	int stop;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
-		if (opt == 'h') {
-			fputs(check_help, stdout);
-			return TG_CTL_OK;
-		}
-		return tg_ctl_usage_error("check", "unknown option");
-	}
+	tg_ctl_getopt(c, argc, argv, opts, check_help, &stop);	/* none of its own */
+	if (stop >= 0)
+		return stop;
 	if (c->json) {
 		tg_json_obj(&js, NULL);
 		tg_json_arr(&js, "files");
@@ -232,16 +226,10 @@ tg_ctl_test(struct tg_ctl *c, int argc, char **argv)
 	const char **rcpts = NULL, *policy = NULL, *id = NULL;
 	struct tg_strbuf out = { 0 };
 	struct tg_judgement j;
-	int opt, rc = TG_CTL_OK;
+	int opt, stop, rc = TG_CTL_OK;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
+	while ((opt = tg_ctl_getopt(c, argc, argv, opts, test_help, &stop)) != -1) {
 		switch (opt) {
-		case 'h':
-			fputs(test_help, stdout);
-			free(rcpts);
-			return TG_CTL_OK;
 		case O_IP: env.client_ip = optarg; break;
 		case O_NAME: env.client_name = optarg; break;
 		case O_HELO: env.helo = optarg; break;
@@ -256,10 +244,11 @@ tg_ctl_test(struct tg_ctl *c, int argc, char **argv)
 			rcpts[env.nrcpts++] = optarg;
 			env.rcpts = rcpts;
 			break;
-		default:
-			free(rcpts);
-			return tg_ctl_usage_error("test", "unknown option");
 		}
+	}
+	if (stop >= 0) {
+		free(rcpts);
+		return stop;
 	}
 	if ((id == NULL) == (optind + 1 != argc)) {
 		free(rcpts);
@@ -448,16 +437,11 @@ tg_ctl_replay(struct tg_ctl *c, int argc, char **argv)
 	struct tg_store *s;
 	time_t now = time(NULL);
 	long n;
-	int opt;
+	int opt, stop;
 
 	f.since = now - 7 * 86400;
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (tg_ctl_common_opt(c, opt, optarg))
-			continue;
+	while ((opt = tg_ctl_getopt(c, argc, argv, opts, replay_help, &stop)) != -1) {
 		switch (opt) {
-		case 'h':
-			fputs(replay_help, stdout);
-			return TG_CTL_OK;
 		case O_SINCE:
 		case O_UNTIL: {
 			time_t t = tg_fmt_parse_since(optarg, now);
@@ -472,10 +456,10 @@ tg_ctl_replay(struct tg_ctl *c, int argc, char **argv)
 		case O_POLICY: policy = optarg; break;
 		case O_ALL: r.all = true; break;
 		case O_LIMIT: f.limit = (unsigned int)strtoul(optarg, NULL, 10); break;
-		default:
-			return tg_ctl_usage_error("replay", "unknown option");
 		}
 	}
+	if (stop >= 0)
+		return stop;
 	if (optind != argc)
 		return tg_ctl_usage_error("replay", "unexpected argument \"%s\"", argv[optind]);
 	if ((cfg = tg_ctl_load_config(c, policy)) == NULL)

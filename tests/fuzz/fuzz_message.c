@@ -252,36 +252,19 @@ struct run {
 	size_t chunk;
 };
 
-static void
-add_rcpt(struct tg_msg *msg, const char *rcpt)
-{
-	if (msg->nrcpts == msg->caprcpts) {
-		const char **nv;
-
-		msg->caprcpts = msg->caprcpts ? msg->caprcpts * 2 : 8;
-		nv = tg_arena_alloc(msg->arena, msg->caprcpts * sizeof(*nv));
-		if (msg->nrcpts > 0)
-			memcpy(nv, msg->rcpts, msg->nrcpts * sizeof(*nv));
-		msg->rcpts = nv;
-	}
-	msg->rcpts[msg->nrcpts++] = tg_arena_strdup(msg->arena, rcpt);
-}
-
 /* mail - MAIL FROM as mlfi_envfrom */
 static void
 mail(struct run *r, char *args)
 {
-	char *sp = strchr(args, ' ');
+	char *params[] = { strchr(args, ' '), NULL };	/* an ESMTP parameter */
 	const char *err;
 	struct tg_msg *msg;
 
-	if (sp != NULL)
-		*sp++ = '\0';
+	if (params[0] != NULL)
+		*params[0]++ = '\0';
 	msg = r->msg = tg_msg_new(r->conn);
-	msg->sender_raw = tg_arena_strdup(msg->arena, args);
-	msg->sender_ok = tg_addr_parse(msg->arena, msg->sender_raw, &msg->sender, &err) == 0;
-	if (sp != NULL && strncasecmp(sp, "SIZE=", 5) == 0)
-		msg->size_announced = strtoull(sp + 5, NULL, 10);
+	if (tg_msg_set_sender(msg, args, params, &err) < 0)
+		tg_log_conn(TG_LOG_INFO, r->conn, msg, "unparsable sender: %s", err);
 	if (tg_session_phase(msg, TG_PH_MAIL, NULL)) {
 		verdict_ok(msg, false);
 		tg_log_verdict(msg, NULL);
@@ -308,7 +291,7 @@ rcpt(struct run *r, const char *to)
 			return;
 		}
 	}
-	add_rcpt(r->msg, to);
+	tg_msg_add_rcpt(r->msg, to);
 }
 
 /* header_end - the end of the header field starting at p (continuation
