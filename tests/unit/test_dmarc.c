@@ -23,6 +23,8 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#include "runner.h"
+
 /* the case tables leave trailing fields out: they are zero/NULL */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -75,6 +77,19 @@ static const struct org_case {
 	{ "a.xn--bcher-kva.example", "xn--bcher-kva.example" },
 	{ "a.b.xn--zz9999zz.example", "xn--zz9999zz.example" },	/* bad punycode */
 	{ "a.b.example.xn--", "example.xn--" },
+	{ "a.b.\xe4\xb8\xad\xe5\x9b\xbd", "b.\xe4\xb8\xad\xe5\x9b\xbd" },	/* U-labels */
+	{ "A.B.Example.CO.UK", "Example.CO.UK" },	/* any case */
+	{ "a.b.XN--55QX5D.cn", "b.XN--55QX5D.cn" },
+	{ "a.b.example.co.uk.", "example.co.uk." },	/* one trailing dot */
+	{ "co.uk.", "co.uk." },
+	{ "x.kawasaki.jp", "x.kawasaki.jp" },	/* public suffixes: themselves */
+	{ "city.kawasaki.jp", "city.kawasaki.jp" },
+	{ "kawasaki.jp", "kawasaki.jp" },
+	{ "x.y.a.bg", "y.a.bg" },		/* one-letter labels: "a.bg" */
+	{ "y.a.bg", "y.a.bg" },
+	{ "a.bg", "a.bg" },
+	{ "x.a.0.bg", "a.0.bg" },
+	{ "a.b.c", "b.c" },
 };
 
 START_TEST(test_org_domain)
@@ -117,15 +132,84 @@ START_TEST(test_psl_missing)
 }
 END_TEST
 
-/* two snapshots share libopendmarc's table: dropping one keeps it */
+/* load_list - a table from the text of a list */
+static struct tg_psl *
+load_list(const char *text)
+{
+	char path[] = "/tmp/tg-psl-XXXXXX";
+	const char *err = NULL;
+	struct tg_psl *p;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	p = tg_psl_load(path, &err);
+	unlink(path);
+	ck_assert_msg(p != NULL, "PSL: %s", err ? err : "?");
+	return p;
+}
+
+/* each snapshot has a table of its own: another list, loaded or
+   dropped, changes nothing in this one */
 START_TEST(test_psl_two_snapshots)
 {
 	const char *err = NULL;
 	struct tg_psl *second = tg_psl_load(PSL_FILE, &err);
+	struct tg_psl *tiny = load_list("com\n");
 
 	ck_assert_ptr_nonnull(second);
 	tg_psl_free(&second);
+	ck_assert_ptr_null(second);
+	ck_assert_str_eq(tg_psl_org_domain(tiny, "a.b.example.co.uk"), "co.uk");
 	ck_assert_str_eq(tg_psl_org_domain(psl, "a.b.example.co.uk"), "example.co.uk");
+	tg_psl_free(&tiny);
+	ck_assert_str_eq(tg_psl_org_domain(psl, "a.b.example.co.uk"), "example.co.uk");
+}
+END_TEST
+
+/* the list's algorithm on a list of our own: exceptions win, then the
+   longest rule; a wildcard is one label; the default rule is "*" */
+static const char tiny_list[] =
+	"// a list for the tests\n"
+	"test\n"
+	"*.w.test\n"
+	"!x.w.test\n"
+	"n.test\n"
+	"*.n.test\n"
+	"\xc3\xbc.test\t// U-label rule, whitespace and what follows ignored\n"
+	"Upper.TEST\r\n"
+	"*\n"
+	"\n"
+	"!\n";
+
+static const struct org_case tiny_cases[] = {
+	{ "a.b.c.test", "c.test" },		/* rule "test" */
+	{ "test", "test" },
+	{ "w.test", "w.test" },			/* only the end of rules */
+	{ "o.p.q.w.test", "p.q.w.test" },	/* "*.w.test" */
+	{ "q.w.test", "q.w.test" },
+	{ "p.x.w.test", "x.w.test" },		/* "!x.w.test" beats "*.w.test" */
+	{ "x.w.test", "x.w.test" },
+	{ "c.b.a.n.test", "b.a.n.test" },	/* "n.test" and "*.n.test" */
+	{ "a.n.test", "a.n.test" },
+	{ "n.test", "n.test" },
+	{ "b.a.xn--tda.test", "a.xn--tda.test" },	/* "\xc3\xbc.test" */
+	{ "b.a.\xc3\xbc.test", "a.\xc3\xbc.test" },
+	{ "b.a.xn--zz9999zz.test", "xn--zz9999zz.test" },	/* not punycode */
+	{ "b.a.upper.test", "a.upper.test" },	/* rules in any case */
+	{ "B.A.UPPER.TEST.", "A.UPPER.TEST." },
+	{ "a.b.other", "b.other" },		/* default rule "*" */
+	{ "other", "other" },
+};
+
+START_TEST(test_org_domain_tiny)
+{
+	const struct org_case *c = &tiny_cases[_i];
+	struct tg_psl *p = load_list(tiny_list);
+
+	ck_assert_str_eq(tg_psl_org_domain(p, c->domain), c->org);
+	tg_psl_free(&p);
 }
 END_TEST
 
@@ -573,17 +657,9 @@ static char dir[] = "/tmp/tg-dmarc-XXXXXX";
 static struct tg_config *
 load_cfg(const char *extra, struct tg_strbuf *err)
 {
-	char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/tollgate.conf", dir);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fprintf(fp, "PolicyFile /dev/null\nLocalDomains example.org\n"
+	return tg_test_config_try(dir, err, "PolicyFile /dev/null\nLocalDomains example.org\n"
 	    "TrustedNetworks 192.0.2.0/24\nNameservers 127.0.0.1@9\n"
 	    "DNSTimeout 300ms\nCheckTimeout 1s\n%s", extra);
-	fclose(fp);
-	return tg_config_load(path, err);
 }
 
 static size_t
@@ -705,8 +781,7 @@ main(void)
 {
 	Suite *s = suite_create("dmarc");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	if (access(PSL_FILE, R_OK) != 0) {
 		printf("SKIP: %s missing (Debian package publicsuffix)\n", PSL_FILE);
@@ -716,43 +791,32 @@ main(void)
 		perror("mkdtemp");
 		return 99;
 	}
-	tc = tcase_create("psl");
+	tc = tg_test_tcase(s, "psl");
 	tcase_add_checked_fixture(tc, psl_setup, psl_teardown);
-	tcase_add_loop_test(tc, test_org_domain, 0,
-	    (int)(sizeof(org_cases) / sizeof(org_cases[0])));
+	TG_LOOP_TEST(tc, test_org_domain, org_cases);
 	tcase_add_test(tc, test_org_domain_long);
 	tcase_add_test(tc, test_psl_missing);
 	tcase_add_test(tc, test_psl_two_snapshots);
-	tcase_add_loop_test(tc, test_aligned, 0,
-	    (int)(sizeof(align_cases) / sizeof(align_cases[0])));
-	suite_add_tcase(s, tc);
+	TG_LOOP_TEST(tc, test_org_domain_tiny, tiny_cases);
+	TG_LOOP_TEST(tc, test_aligned, align_cases);
 
-	tc = tcase_create("discovery");
-	tcase_add_loop_test(tc, test_is_record, 0,
-	    (int)(sizeof(record_cases) / sizeof(record_cases[0])));
-	tcase_add_loop_test(tc, test_discover, 0,
-	    (int)(sizeof(discover_cases) / sizeof(discover_cases[0])));
-	suite_add_tcase(s, tc);
+	tc = tg_test_tcase(s, "discovery");
+	TG_LOOP_TEST(tc, test_is_record, record_cases);
+	TG_LOOP_TEST(tc, test_discover, discover_cases);
 
-	tc = tcase_create("result");
+	tc = tg_test_tcase(s, "result");
 	tcase_add_checked_fixture(tc, psl_setup, psl_teardown);
-	tcase_add_loop_test(tc, test_evaluate, 0,
-	    (int)(sizeof(eval_cases) / sizeof(eval_cases[0])));
+	TG_LOOP_TEST(tc, test_evaluate, eval_cases);
 	tcase_add_test(tc, test_evaluate_no_record);
 	tcase_add_test(tc, test_sampling_random);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("check");
+	tc = tg_test_tcase(s, "check");
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_check_from_errors);
 	tcase_add_test(tc, test_check_dns_down);
 	tcase_add_test(tc, test_check_setup_error);
-	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rmdir(dir);
-	return failed == 0 ? 0 : 1;
+	rc = tg_test_run(s);
+	tg_test_rmtree(dir);
+	return rc;
 }
