@@ -7,6 +7,9 @@
 #       (SOA and NS are added; names in records are relative to ORIGIN)
 #   dns_start                                  - start nsd with every zone
 #   dns_stop                                   - stop it (lookups then time out)
+#   dns_suite NAME [conf overrides...]         - tg_suite with tollgate asking it
+#   dns_down_suite NAME [conf overrides...]    - the same with nsd stopped
+#       once the daemon runs
 
 DNS_DIR=""
 DNS_PID=""
@@ -78,4 +81,27 @@ dns_stop() {
 	[ -n "$DNS_PID" ] || return 0
 	tg_kill_pid "$DNS_PID" 10
 	DNS_PID=""
+}
+
+# dns_suite_start NAME [conf overrides...] - tg_suite_start, tollgate
+# asking our nsd: AuthservID mx.example.org, Nameservers 127.0.0.1,
+# DNSTimeout 2s, CheckTimeout 10s, then the overrides
+dns_suite_start() {
+	local name="$1"
+	shift
+	tg_suite_start "$name" "AuthservID mx.example.org" "Nameservers 127.0.0.1" \
+	    "DNSTimeout 2s" "CheckTimeout 10s" "$@"
+}
+
+# dns_suite NAME [conf overrides...] - dns_suite_start, then tg_suite_run
+dns_suite() {
+	dns_suite_start "$@" && tg_suite_run "$1"
+}
+
+# dns_down_suite NAME [conf overrides...] - dns_suite, but nsd stops
+# once the daemon has started: every lookup of NAME.lua goes unanswered
+dns_down_suite() {
+	dns_suite_start "$@" || return 1
+	dns_stop
+	tg_suite_run "$1"
 }

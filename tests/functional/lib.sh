@@ -351,6 +351,80 @@ tg_reap() {
 	tg_kill_pid "$1" 15
 }
 
+# ------------------------------------------------------------ miltertest
+
+# A run-*.sh drives daemons with the miltertest(8) scripts NAME.lua of
+# this directory: tg_suite gives each script a daemon of its own and
+# sends it SIGTERM afterwards; tg_reap_suites then wants exit status 0
+# of each (their ~5 s libmilter shutdowns overlap meanwhile).
+
+TG_LUA_VARS=""		# names of shell variables tg_run_lua also hands to
+			# every script (-D NAME=VALUE), e.g. "MSGS HAVE_ED"
+TG_SUITE_PIDS=""	# NAME:PID of each daemon stopped, not yet reaped
+
+# tg_run_lua SUITE LOG [-D NAME=VALUE...] - SUITE.lua against the daemon
+# TG_PID listening on SOCK, LOG its log; the script's ok/not ok lines are
+# printed and counted, and one that does not run to its end fails. Its
+# globals: FUNCDIR, SOCK, LOG, DIR (TG_DIR), POLICY, TGPID, those named
+# in TG_LUA_VARS, then the -D arguments.
+tg_run_lua() {
+	local suite="$1" log="$2" out="$TG_DIR/$1.out" rc v
+	shift 2
+	for v in $TG_LUA_VARS; do
+		eval "set -- -D \"$v=\$$v\" \"\$@\""
+	done
+	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
+	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
+	    -D DIR="$TG_DIR" -D POLICY="${TG_POLICY:-$TG_DIR/policy.conf}" \
+	    -D TGPID="$TG_PID" "$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) - ' "$out"
+	tg_count_results "$out"
+	if [ $rc -ne 0 ]; then
+		tg_fail "$suite.lua ran to the end" "miltertest exit 0" \
+		    "exit $rc: $(grep -Ev '^(ok|not ok) - ' "$out" | tail -n 3 | tr '\n' ' ')"
+	fi
+}
+
+# tg_suite_start NAME [conf overrides...] - a daemon of its own for
+# NAME.lua: TG_DIR/NAME-tollgate.conf (tg_write_conf with the overrides),
+# NAME.sock, NAME.pid, NAME.log. Sets SOCK and TG_PID; a daemon that
+# does not start is a failed case and returns 1.
+tg_suite_start() {
+	local name="$1" conf="$TG_DIR/$1-tollgate.conf"
+	shift
+	SOCK=$TG_DIR/$name.sock
+	TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/$name.pid tg_write_conf "$conf" "$@"
+	tg_start "$conf" "$TG_DIR/$name.log" && return 0
+	tg_fail "$name: tollgate starts" "a socket" "no socket"
+	return 1
+}
+
+# tg_suite_run NAME - NAME.lua against the daemon tg_suite_start left in
+# TG_PID, then SIGTERM to it (its exit status: tg_reap_suites)
+tg_suite_run() {
+	tg_run_lua "$1" "$TG_DIR/$1.log"
+	tg_stop_async "$TG_PID"
+	TG_SUITE_PIDS="$TG_SUITE_PIDS $1:$TG_PID"
+}
+
+# tg_suite NAME [conf overrides...] - tg_suite_start, then tg_suite_run.
+# The policy is the policy file as it is when the daemon starts.
+tg_suite() {
+	tg_suite_start "$@" && tg_suite_run "$1"
+}
+
+# tg_reap_suites - each daemon tg_suite_run stopped has exited 0
+tg_reap_suites() {
+	local s rc
+	for s in $TG_SUITE_PIDS; do
+		tg_reap "${s#*:}"
+		rc=$?
+		tg_eq "${s%%:*}: tollgate exits 0 on SIGTERM" 0 "$rc"
+	done
+	TG_SUITE_PIDS=""
+}
+
 # ------------------------------------------------------------ postfix
 
 # Ports inside the namespace (private, so fixed numbers cannot clash)

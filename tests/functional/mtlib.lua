@@ -2,9 +2,11 @@
 --
 -- Loaded by every tests/functional/*.lua suite with
 --   dofile(FUNCDIR .. "/mtlib.lua")
--- Globals given by run-miltertest.sh with miltertest -D:
+-- Globals given by tg_run_lua (lib.sh) with miltertest -D:
 --   FUNCDIR  this directory      SOCK  tollgate's unix socket path
 --   LOG      tollgate's stderr log file
+--   DIR      the run's scratch directory, POLICY  the policy file,
+--   TGPID    the daemon's pid; a run-*.sh may add more (TG_LUA_VARS)
 --
 -- A suite is a list of case("name", function() ... end) calls. Each case
 -- prints "ok - NAME" or "not ok - NAME: expected X, got Y" (all failed
@@ -151,6 +153,28 @@ function eom_reply(conn, code, xcode, text)
 	return ok
 end
 
+-- envelope - MAIL FROM from (queue id qid) and RCPT TO
+-- <bob@example.org>, each of which must be continued
+function envelope(conn, from, qid)
+	eq("MAIL reply", "SMFIR_CONTINUE", reply_name(mail(conn, from, { qid = qid })))
+	eq("RCPT reply", "SMFIR_CONTINUE", reply_name(rcpt(conn, "<bob@example.org>")))
+end
+
+-- refused - the EOM reply (eom, its name) carries a code, and it is
+-- exactly "CODE XCODE TEXT (ref: QID)"
+function refused(conn, eom, qid, code, xcode, text)
+	eq("EOM reply", "SMFIR_REPLYCODE", eom)
+	return eom_reply(conn, code, xcode, text .. " (ref: " .. qid .. ")")
+end
+
+-- now - the time of day in seconds, to the nanosecond
+function now()
+	local p = io.popen("date +%s.%N")
+	local t = p:read("*n")
+	p:close()
+	return t
+end
+
 -- ------------------------------------------------------------ the log
 
 -- unescape - tollgate writes \xNN for backslash, quote and non-printables
@@ -261,4 +285,45 @@ function header_added(conn, name, n)
 	if v == nil then return nil end
 	if v:sub(1, 1) ~= " " then return "(no leading space)" .. v end
 	return v:sub(2)
+end
+
+-- ------------------------------------------------------------ Authentication-Results
+
+-- authres_entries - the elements of an Authentication-Results value
+-- whose method is method ("spf", "dkim", "dmarc"; all of them when nil),
+-- in order, each without its ';'; an empty list for a nil value. tollgate
+-- starts each element on a line of its own: a ';' in a comment does not
+-- end one.
+function authres_entries(value, method)
+	local out = {}
+	if value == nil then return out end
+	local first = true
+	for part in (value .. "\n\t"):gmatch("(.-)\r?\n\t") do
+		if first then
+			first = false	-- the authserv-id
+		else
+			part = part:gsub(";$", "")
+			if method == nil or part:match("^([%w_%-]+)=") == method then
+				table.insert(out, part)
+			end
+		end
+	end
+	return out
+end
+
+-- authres_expect - our Authentication-Results header was inserted, its
+-- authserv-id is mx.example.org, and its method= elements are exactly
+-- want (a list); returns the header's value
+function authres_expect(conn, method, want)
+	yes("Authentication-Results inserted",
+	    mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results"))
+	local v = header_added(conn, "Authentication-Results")
+	yes("Authentication-Results starts with our authserv-id",
+	    v ~= nil and v:sub(1, 15) == "mx.example.org;", v)
+	local got = authres_entries(v, method)
+	eq("number of " .. method .. "= elements", #want, #got)
+	for i = 1, math.max(#want, #got) do
+		eq(method .. "= element " .. i, want[i], got[i])
+	end
+	return v
 end

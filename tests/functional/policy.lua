@@ -9,12 +9,20 @@ dofile(FUNCDIR .. "/mtlib.lua")
 -- returns conn and the EOM reply name
 local function msg(o)
 	local conn = open({ ip = o.ip, helo = o.helo })
-	eq("MAIL reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, o.from or "<a@remote.example>", { qid = o.qid })))
-	eq("RCPT reply", "SMFIR_CONTINUE", reply_name(rcpt(conn, "<bob@example.org>")))
+	envelope(conn, o.from or "<a@remote.example>", o.qid)
 	local eom = data(conn, o.headers or { { "From", "<a@remote.example>" },
 	    { "Subject", o.subject or "hello" } }, o.body)
 	return conn, reply_name(eom)
+end
+
+-- refusal - a case: message o is refused at EOM with exactly "CODE
+-- XCODE TEXT (ref: QID)"; its log line has the fields log, if given
+local function refusal(name, o, code, xcode, text, log)
+	case("policy: " .. name, function()
+		local conn, eom = msg(o)
+		refused(conn, eom, o.qid, code, xcode, text)
+		if log ~= nil then log_expect({ qid = o.qid, nrcpt = "1" }, log) end
+	end)
 end
 
 -- untagged - no tag headers, no quarantine
@@ -23,47 +31,21 @@ local function untagged(conn)
 	yes("no quarantine", not mt.eom_check(conn, MT_QUARANTINE))
 end
 
-case("policy: helo rule rejects with its own reply and the ref", function()
-	local conn, eom = msg({ qid = "POL1", helo = "bad.example" })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "550", "5.7.1", "go away (ref: POL1)")
-	log_expect({ qid = "POL1", nrcpt = "1" },
-	    { action = "reject", code = "550", xcode = "5.7.1", rule = "block-helo",
-	      ref = "POL1", reasons = "rule block-helo" })
-end)
-
-case("policy: helo in a list (subdomain item) rejects with the default reply", function()
-	local conn, eom = msg({ qid = "POL2", helo = "mx1.spam.example" })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "550", "5.7.1", "Message rejected by policy (ref: POL2)")
-	log_expect({ qid = "POL2", nrcpt = "1" }, { action = "reject", rule = "block-helo-list" })
-end)
-
-case("policy: sender in a list (@domain item) rejects 554", function()
-	local conn, eom = msg({ qid = "POL3", from = "<anyone@junk.example>" })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "554", "5.7.1", "sender blocked (ref: POL3)")
-end)
-
-case("policy: a % in the reply text is doubled for the MTA", function()
-	local conn, eom = msg({ qid = "POL4", helo = "percent.example" })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "550", "5.7.1", "100%% refused (ref: POL4)")
-end)
-
-case("policy: tempfail with its own reply", function()
-	local conn, eom = msg({ qid = "POL5", from = "<later@remote.example>" })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "451", "4.7.1", "try later (ref: POL5)")
-	log_expect({ qid = "POL5", nrcpt = "1" },
-	    { action = "tempfail", code = "451", xcode = "4.7.1", rule = "defer" })
-end)
-
-case("policy: tempfail with the default reply", function()
-	local conn, eom = msg({ qid = "POL6", from = "<tf@remote.example>" })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "451", "4.7.1", "Message deferred by policy, try again later (ref: POL6)")
-end)
+refusal("helo rule rejects with its own reply and the ref", { qid = "POL1", helo = "bad.example" },
+    "550", "5.7.1", "go away", { action = "reject", code = "550", xcode = "5.7.1",
+    rule = "block-helo", ref = "POL1", reasons = "rule block-helo" })
+refusal("helo in a list (subdomain item) rejects with the default reply",
+    { qid = "POL2", helo = "mx1.spam.example" }, "550", "5.7.1", "Message rejected by policy",
+    { action = "reject", rule = "block-helo-list" })
+refusal("sender in a list (@domain item) rejects 554",
+    { qid = "POL3", from = "<anyone@junk.example>" }, "554", "5.7.1", "sender blocked")
+refusal("a % in the reply text is doubled for the MTA", { qid = "POL4", helo = "percent.example" },
+    "550", "5.7.1", "100%% refused")
+refusal("tempfail with its own reply", { qid = "POL5", from = "<later@remote.example>" },
+    "451", "4.7.1", "try later",
+    { action = "tempfail", code = "451", xcode = "4.7.1", rule = "defer" })
+refusal("tempfail with the default reply", { qid = "POL6", from = "<tf@remote.example>" },
+    "451", "4.7.1", "Message deferred by policy, try again later")
 
 case("policy: quarantine holds the message and tags it", function()
 	local conn, eom = msg({ qid = "POL7", subject = "Please QUARANTINE me" })
@@ -117,14 +99,10 @@ case("policy: score at the quarantine threshold holds", function()
 	log_expect({ qid = "POL11", nrcpt = "1" }, { action = "quarantine", score = "12.0" })
 end)
 
-case("policy: score at the reject threshold rejects", function()
-	local conn, eom = msg({ qid = "POL12", headers = { { "Subject", "x" }, { "X-Score-D", "1" } } })
-	eq("EOM reply", "SMFIR_REPLYCODE", eom)
-	eom_reply(conn, "550", "5.7.1", "Message rejected by policy (ref: POL12)")
-	log_expect({ qid = "POL12", nrcpt = "1" },
-	    { action = "reject", score = "20.0",
-	      reasons = "score-d(+20.0); score 20.0 >= reject-threshold 20.0" })
-end)
+refusal("score at the reject threshold rejects",
+    { qid = "POL12", headers = { { "Subject", "x" }, { "X-Score-D", "1" } } },
+    "550", "5.7.1", "Message rejected by policy", { action = "reject", score = "20.0",
+    reasons = "score-d(+20.0); score 20.0 >= reject-threshold 20.0" })
 
 case("policy: negative scores count", function()
 	local conn, eom = msg({ qid = "POL13", headers = { { "Subject", "x" },

@@ -64,59 +64,9 @@ dns_start || { tg_fail "nsd starts" "nsd answering" "no answer"; tg_summary; exi
 
 # ---------------------------------------------------------------- suites
 
-# run_lua SUITE LOG [-D NAME=VALUE...] - one miltertest script
-run_lua() {
-	local suite=$1 log=$2 out=$TG_DIR/$1.out rc
-	shift 2
-	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
-	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
-	    -D DIR="$TG_DIR" "$@" >"$out" 2>&1
-	rc=$?
-	grep -E '^(ok|not ok) - ' "$out"
-	tg_count_results "$out"
-	if [ $rc -ne 0 ]; then
-		tg_fail "$suite.lua ran to the end" "miltertest exit 0" \
-		    "exit $rc: $(grep -Ev '^(ok|not ok) - ' "$out" | tail -n 3 | tr '\n' ' ')"
-	fi
-}
-
-# start NAME [conf overrides...] - a daemon of its own for NAME.lua
-start() {
-	local name=$1 conf=$TG_DIR/$1.conf
-	shift
-	SOCK=$TG_DIR/$name.sock
-	TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/$name.pid tg_write_conf "$conf" \
-	    "AuthservID mx.example.org" "Nameservers 127.0.0.1" \
-	    "DNSTimeout 2s" "CheckTimeout 10s" "$@"
-	tg_start "$conf" "$TG_DIR/$name.log"
-}
-
-SUITE_PIDS=""
-# suite NAME [conf overrides...] - start, run NAME.lua, stop
-suite() {
-	local name=$1
-	if start "$@"; then
-		run_lua "$name" "$TG_DIR/$name.log"
-		tg_stop_async "$TG_PID"
-		SUITE_PIDS="$SUITE_PIDS $name:$TG_PID"
-	else
-		tg_fail "$name: tollgate starts" "a socket" "no socket"
-	fi
-}
-
-reap_suites() {
-	local s rc
-	for s in $SUITE_PIDS; do
-		tg_reap "${s#*:}"
-		rc=$?
-		tg_eq "${s%%:*}: tollgate exits 0 on SIGTERM" 0 "$rc"
-	done
-	SUITE_PIDS=""
-}
-
 # the shipped policy: dmarc fail + p=reject -> 550, + p=quarantine -> hold
 cp "$top_srcdir/conf/policy.conf" "$POLICY"
-suite dmarc-results
+dns_suite dmarc-results
 
 # a policy acting on an unusable From (dmarc=permerror)
 {
@@ -124,18 +74,11 @@ suite dmarc-results
 	printf '\t-> reject 550 5.7.1 "Ambiguous or missing From header"\n'
 	cat "$top_srcdir/conf/policy.conf"
 } >"$POLICY"
-suite dmarc-policy
+dns_suite dmarc-policy
 
-# DNS gone (DNSTimeout 1s): started while nsd answers, then nsd stops
+# DNS gone (DNSTimeout 1s)
 cp "$top_srcdir/conf/policy.conf" "$POLICY"
-if start dmarc-temperror "DNSTimeout 1s"; then
-	dns_stop
-	run_lua dmarc-temperror "$TG_DIR/dmarc-temperror.log"
-	tg_stop_async "$TG_PID"
-	SUITE_PIDS="$SUITE_PIDS dmarc-temperror:$TG_PID"
-else
-	tg_fail "dmarc-temperror: tollgate starts" "a socket" "no socket"
-fi
-reap_suites
+dns_down_suite dmarc-temperror "DNSTimeout 1s"
+tg_reap_suites
 
 tg_summary

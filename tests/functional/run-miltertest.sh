@@ -15,86 +15,36 @@
 tg_need_cmd miltertest timeout awk
 tg_init miltertest
 
-SOCK=$TG_DIR/tollgate.sock
 CONF=$TG_DIR/tollgate.conf
 POLICY=$TG_DIR/policy.conf
-
-# run_lua SUITE LOG [-D NAME=VALUE...] - one miltertest script against
-# the running daemon
-run_lua() {
-	local suite="$1" log="$2" out="$TG_DIR/$1.out" rc
-	shift 2
-	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
-	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
-	    -D POLICY="$POLICY" -D TGPID="$TG_PID" -D DIR="$TG_DIR" "$@" \
-	    >"$out" 2>&1
-	rc=$?
-	grep -E '^(ok|not ok) - ' "$out"
-	tg_count_results "$out"
-	if [ $rc -ne 0 ]; then
-		tg_fail "$suite.lua ran to the end" "miltertest exit 0" \
-		    "exit $rc: $(grep -Ev '^(ok|not ok) - ' "$out" | tail -n 3 | tr '\n' ' ')"
-	fi
-}
-
-# suite NAME [conf overrides...] - a fresh daemon with its own socket,
-# conf and log ($TG_DIR/NAME.*), run NAME.lua, send SIGTERM; the exit
-# status is collected at the end (reap_suites) so shutdowns overlap.
-# The policy is $POLICY as it is when the suite starts.
-SUITE_PIDS=""
-suite() {
-	local name="$1" log="$TG_DIR/$1.log" conf="$TG_DIR/$1-tollgate.conf"
-	local sock_save="$SOCK"
-	shift
-	SOCK=$TG_DIR/$name.sock
-	TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/$name.pid tg_write_conf "$conf" "$@"
-	if tg_start "$conf" "$log"; then
-		run_lua "$name" "$log"
-		tg_stop_async "$TG_PID"
-		SUITE_PIDS="$SUITE_PIDS $name:$TG_PID"
-	else
-		tg_fail "$name: tollgate starts" "a socket" "no socket"
-	fi
-	SOCK=$sock_save
-}
-
-reap_suites() {
-	local s rc
-	for s in $SUITE_PIDS; do
-		tg_reap "${s#*:}"
-		rc=$?
-		tg_eq "${s%%:*}: tollgate exits 0 on SIGTERM" 0 "$rc"
-	done
-	SUITE_PIDS=""
-}
 
 # ---------------------------------------------------------------- suites
 
 : >"$POLICY"
-suite relay "TrustedNetworks 127.0.0.0/8, ::1/128"
+tg_suite relay "TrustedNetworks 127.0.0.0/8, ::1/128"
 
-suite size "MaxMessageSize 10K"
+tg_suite size "MaxMessageSize 10K"
 
 cat >"$TG_DIR/sender-logins" <<'EOF'
 # sender address or @domain, then the logins that may use it
 alice@example.org	alice
 @sales.example.org	bob, carol
 EOF
-suite submission "TrustedNetworks 192.0.2.0/24" \
+tg_suite submission "TrustedNetworks 192.0.2.0/24" \
     "SubmissionDaemons submission, msa" \
     "SenderLoginMap $TG_DIR/sender-logins"
 
-suite escape "MaxMessageSize 1K"
+tg_suite escape "MaxMessageSize 1K"
 
 # policy-driven verdicts (need the policy engine, src/policy.c)
 cp "$TG_FUNC_DIR/policy-test.conf" "$POLICY"
-suite policy "MaxMessageSize 1M" "TrustedNetworks 192.0.2.0/24"
+tg_suite policy "MaxMessageSize 1M" "TrustedNetworks 192.0.2.0/24"
 
-suite monitor "Mode monitor" "MaxMessageSize 1K" "SubmissionDaemons submission"
+tg_suite monitor "Mode monitor" "MaxMessageSize 1K" "SubmissionDaemons submission"
 : >"$POLICY"
 
-suite json "LogFormat json" "MaxMessageSize 1K"
-reap_suites
+tg_suite json "LogFormat json" "MaxMessageSize 1K"
+tg_reap_suites
 
 # ---------------------------------------------------------------- LogFormat json
 
@@ -211,6 +161,8 @@ hup_and_wait() {
 	sleep 0.2	# the line is written just before the swap
 }
 
+# the daemons from here on: CONF, with tg_write_conf's socket
+SOCK=$TG_DIR/tollgate.sock
 LOG=$TG_DIR/reload.log
 cat >"$POLICY" <<'EOF'
 rule block-helo: helo is "bad.example" -> reject 550 5.7.1 "go away"
@@ -219,7 +171,7 @@ tg_write_conf "$CONF" "MaxMessageSize 10K"
 cp "$CONF" "$TG_DIR/good.conf"
 if tg_start "$CONF" "$LOG"; then
 	tg_grep "start-up line names the policy file" "policy $POLICY" "$LOG"
-	run_lua reload-before "$LOG" -D PHASE="at start"
+	tg_run_lua reload-before "$LOG" -D PHASE="at start"
 
 	# 1. a broken tollgate.conf: error with file:line, old config kept
 	tg_write_conf "$CONF" "MaxMessageSize 10K" "Mode sometimes"
@@ -228,7 +180,7 @@ if tg_start "$CONF" "$LOG"; then
 	l1=$(grep -n '^Mode' "$CONF" | cut -d: -f1)
 	tg_grep "SIGHUP broken conf: log names file:line" \
 	    "$CONF:$l1: expected enforce or monitor, got \"sometimes\"" "$LOG"
-	run_lua reload-before "$LOG" -D PHASE="after a broken conf"
+	tg_run_lua reload-before "$LOG" -D PHASE="after a broken conf"
 
 	# 2. a broken policy: error with file:line, old policy kept
 	cp "$TG_DIR/good.conf" "$CONF"
@@ -236,7 +188,7 @@ if tg_start "$CONF" "$LOG"; then
 	hup_and_wait "$LOG"
 	tg_eq "SIGHUP with a broken policy is refused" refused "$HUP_RESULT"
 	tg_grep "SIGHUP broken policy: log names file:line" "$POLICY:2:" "$LOG"
-	run_lua reload-before "$LOG" -D PHASE="after a broken policy"
+	tg_run_lua reload-before "$LOG" -D PHASE="after a broken policy"
 
 	# 3. a good new conf and policy: both take effect
 	cat >"$POLICY" <<'EOF'
@@ -245,7 +197,7 @@ EOF
 	tg_write_conf "$CONF" "MaxMessageSize 20K"
 	hup_and_wait "$LOG"
 	tg_eq "SIGHUP with a good config and policy reloads" reloaded "$HUP_RESULT"
-	run_lua reload-after "$LOG"
+	tg_run_lua reload-after "$LOG"
 
 	# 4. SIGTERM: exits 0, removes its pid file and nothing else
 	tg_eq "pid file holds the daemon's pid" "$TG_PID" "$(cat "$TG_DIR/tollgate.pid" 2>/dev/null)"
@@ -289,7 +241,7 @@ if tg_start "$CONF" "$LOG"; then
 		tg_untrack "$second"
 	fi
 	TG_PID=$first
-	run_lua alive "$LOG"
+	tg_run_lua alive "$LOG"
 	tg_stop
 else
 	tg_fail "twice: tollgate starts" "a socket" "no socket"

@@ -114,71 +114,15 @@ dns_start || { tg_fail "nsd starts" "nsd answering" "no answer"; tg_summary; exi
 
 # ---------------------------------------------------------------- suites
 
-# run_lua SUITE LOG [-D NAME=VALUE...] - one miltertest script
-run_lua() {
-	local suite=$1 log=$2 out=$TG_DIR/$1.out rc
-	shift 2
-	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
-	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
-	    -D DIR="$TG_DIR" "$@" >"$out" 2>&1
-	rc=$?
-	grep -E '^(ok|not ok) - ' "$out"
-	tg_count_results "$out"
-	if [ $rc -ne 0 ]; then
-		tg_fail "$suite.lua ran to the end" "miltertest exit 0" \
-		    "exit $rc: $(grep -Ev '^(ok|not ok) - ' "$out" | tail -n 3 | tr '\n' ' ')"
-	fi
-}
-
-# suite NAME [conf overrides...] - a daemon of its own for NAME.lua
-SUITE_PIDS=""
-suite() {
-	local name=$1 log=$TG_DIR/$1.log conf=$TG_DIR/$1.conf
-	shift
-	SOCK=$TG_DIR/$name.sock
-	TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/$name.pid tg_write_conf "$conf" \
-	    "AuthservID mx.example.org" "Nameservers 127.0.0.1" \
-	    "DNSTimeout 2s" "CheckTimeout 10s" "$@"
-	if tg_start "$conf" "$log"; then
-		run_lua "$name" "$log"
-		tg_stop_async "$TG_PID"
-		SUITE_PIDS="$SUITE_PIDS $name:$TG_PID"
-	else
-		tg_fail "$name: tollgate starts" "a socket" "no socket"
-	fi
-}
-
-reap_suites() {
-	local s rc
-	for s in $SUITE_PIDS; do
-		tg_reap "${s#*:}"
-		rc=$?
-		tg_eq "${s%%:*}: tollgate exits 0 on SIGTERM" 0 "$rc"
-	done
-	SUITE_PIDS=""
-}
-
 : >"$POLICY"
-suite spf-results
-suite spf-trusted "CheckTrustedClients yes" "TrustedNetworks 127.0.0.0/8, 203.0.113.0/24"
+dns_suite spf-results
+dns_suite spf-trusted "CheckTrustedClients yes" "TrustedNetworks 127.0.0.0/8, 203.0.113.0/24"
 printf 'rule spf-fail: spf is fail -> reject\nrule helo-fail: spf-helo is fail -> reject 550 5.7.23 "HELO name not authorised"\n' >"$POLICY"
-suite spf-policy
+dns_suite spf-policy
 : >"$POLICY"
 
-# DNS gone: every lookup times out (DNSTimeout 1s); the daemon starts
-# while nsd still answers, then nsd is stopped
-SOCK=$TG_DIR/spf-temperror.sock
-TG_SOCK=$SOCK TG_PIDFILE=$TG_DIR/spf-temperror.pid tg_write_conf "$TG_DIR/spf-temperror.conf" \
-    "AuthservID mx.example.org" "Nameservers 127.0.0.1" "DNSTimeout 1s" \
-    "CheckTimeout 10s" "ErrorActions spf:temperror=tempfail"
-if tg_start "$TG_DIR/spf-temperror.conf" "$TG_DIR/spf-temperror.log"; then
-	dns_stop
-	run_lua spf-temperror "$TG_DIR/spf-temperror.log"
-	tg_stop_async "$TG_PID"
-	SUITE_PIDS="$SUITE_PIDS spf-temperror:$TG_PID"
-else
-	tg_fail "spf-temperror: tollgate starts" "a socket" "no socket"
-fi
-reap_suites
+# DNS gone: every lookup times out (DNSTimeout 1s)
+dns_down_suite spf-temperror "DNSTimeout 1s" "ErrorActions spf:temperror=tempfail"
+tg_reap_suites
 
 tg_summary

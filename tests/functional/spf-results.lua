@@ -5,21 +5,6 @@
 dofile(FUNCDIR .. "/mtlib.lua")
 dofile(FUNCDIR .. "/spf-lib.lua")
 
-local n = 0
-
--- send - one message from o.ip (192.0.2.10) saying HELO o.helo
--- (mta.example); returns conn and the EOM reply name
-local function send(o)
-	n = n + 1
-	local qid = o.qid or string.format("SPF%d", n)
-	local conn = open({ ip = o.ip or "192.0.2.10", helo = o.helo or "mta.example" })
-	eq("MAIL reply", "SMFIR_CONTINUE", reply_name(mail(conn, o.from, { qid = qid })))
-	eq("RCPT reply", "SMFIR_CONTINUE", reply_name(rcpt(conn, "<bob@example.org>")))
-	local eom = data(conn)
-	return conn, reply_name(eom), qid
-end
-
-
 -- spf - a case: message o gets "spf=" .. result (and log spf=outcome)
 local function spf(name, o, result)
 	case("spf: " .. name, function()

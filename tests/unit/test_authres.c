@@ -17,6 +17,8 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#include "runner.h"
+
 static const struct ours_case {
 	const char *value;
 	bool ours;
@@ -57,23 +59,8 @@ END_TEST
 static struct tg_msg *
 msg_with(struct tg_conn **connp, const char *auth)
 {
-	char dir[] = "/tmp/tg-authres-XXXXXX", path[64];
-	struct tg_strbuf err = { 0 };
-	struct tg_config *cfg;
-	struct tg_conn *conn;
-	FILE *fp;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.conf", dir);
-	fp = fopen(path, "w");
-	fputs("PolicyFile /dev/null\nLocalDomains example.org\n", fp);
-	fclose(fp);
-	cfg = tg_config_load(path, &err);
-	ck_assert_msg(cfg != NULL, "%s", tg_strbuf_str(&err));
-	tg_strbuf_free(&err);
-	unlink(path);
-	rmdir(dir);
-	conn = tg_conn_new(cfg, 3);
+	struct tg_conn *conn = tg_conn_new(tg_test_config(NULL,
+	    "PolicyFile /dev/null\nLocalDomains example.org\n"), 3);
 
 	conn->auth_user = auth ? xstrdup(auth) : NULL;
 	*connp = conn;
@@ -183,19 +170,12 @@ int
 main(void)
 {
 	Suite *s = suite_create("authres");
-	TCase *tc = tcase_create("authres");
-	SRunner *sr;
-	int failed;
+	TCase *tc = tg_test_tcase(s, "authres");
 
-	tcase_add_loop_test(tc, test_is_ours, 0, (int)(sizeof(ours_cases) / sizeof(ours_cases[0])));
+	TG_LOOP_TEST(tc, test_is_ours, ours_cases);
 	tcase_add_test(tc, test_forged_indexes);
 	tcase_add_test(tc, test_value_none);
 	tcase_add_test(tc, test_value_results);
 	tcase_add_test(tc, test_received_spf);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tg_test_run(s);
 }

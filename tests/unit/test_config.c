@@ -23,7 +23,7 @@
 #include "util/strlist.h"
 #include "util/xmalloc.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "runner.h"
 
 /* a private directory holding tollgate.conf, policy.conf and list files */
 static char dir[4096];
@@ -856,9 +856,8 @@ main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc;
-	SRunner *sr;
 	const char *tmp = getenv("TMPDIR");
-	int failed;
+	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/tg-config-XXXXXX",
 	    tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
@@ -868,26 +867,24 @@ main(void)
 	}
 	snprintf(conf, sizeof(conf), "%s/tollgate.conf", dir);
 
-	tc = tcase_create("load");
+	tc = tg_test_tcase(s, "load");
 	tcase_add_test(tc, every_setting);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, syntax_details);
-	tcase_add_loop_test(tc, socket_forms, 0, NELEM(good_sockets));
+	TG_LOOP_TEST(tc, socket_forms, good_sockets);
 	tcase_add_test(tc, list_files);
 	tcase_add_test(tc, print_settings);
 	tcase_add_test(tc, one_setting);
 	tcase_add_test(tc, publish_acquire_release);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("errors");
-	tcase_add_loop_test(tc, bad_input, 0, NELEM(bad_cases));
+	tc = tg_test_tcase(s, "errors");
+	TG_LOOP_TEST(tc, bad_input, bad_cases);
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, missing_config_file);
 	tcase_add_test(tc, errors_are_appended);
 	tcase_add_test(tc, list_file_errors);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("logins");
+	tc = tg_test_tcase(s, "logins");
 	tcase_add_test(tc, sender_login_map);
 	tcase_add_test(tc, sender_login_map_errors);
 	tcase_add_test(tc, sender_login_address_before_domain);
@@ -895,21 +892,11 @@ main(void)
 	tcase_add_test(tc, local_domain_trailing_dot);
 	tcase_add_test(tc, dns_settings);
 	tcase_add_test(tc, empty_sender_login_map);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("size");
-	tcase_add_loop_test(tc, parse_size, 0, NELEM(size_cases));
-	suite_add_tcase(s, tc);
+	tc = tg_test_tcase(s, "size");
+	TG_LOOP_TEST(tc, parse_size, size_cases);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char *cmd = xasprintf("rm -rf '%s'", dir);
-
-		(void)!system(cmd);
-		free(cmd);
-	}
-	return failed ? 1 : 0;
+	rc = tg_test_run(s);
+	tg_test_rmtree(dir);
+	return rc;
 }

@@ -15,6 +15,8 @@
 #include "ctl/postfix.h"
 #include "util/strbuf.h"
 
+#include "runner.h"
+
 /* fmt - the result of one formatting call, in a static buffer */
 #define FMT(call) ({ \
 	struct tg_strbuf sb_ = { 0 }; \
@@ -209,22 +211,15 @@ int
 main(void)
 {
 	Suite *s = suite_create("ctl");
-	TCase *tc = tcase_create("format");
-	SRunner *sr;
-	int failed;
+	TCase *tc = tg_test_tcase(s, "format");
 
-	tcase_add_loop_test(tc, cell_widths, 0, sizeof(cell_cases) / sizeof(cell_cases[0]));
+	TG_LOOP_TEST(tc, cell_widths, cell_cases);
 	tcase_add_test(tc, rows_fit);
 	tcase_add_test(tc, times_sizes_addresses);
-	tcase_add_loop_test(tc, ages, 0, sizeof(age_cases) / sizeof(age_cases[0]));
+	TG_LOOP_TEST(tc, ages, age_cases);
 	tcase_add_test(tc, since);
 	tcase_add_test(tc, json_writer);
 	tcase_add_test(tc, postqueue_lines);
 	tcase_add_test(tc, queue_ids);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tg_test_run(s);
 }

@@ -11,6 +11,8 @@
 #include "util/arena.h"
 #include "util/from.h"
 
+#include "runner.h"
+
 static const struct from_case {
 	const char *value;
 	const char *domain;		/* the first mailbox's, or NULL */
@@ -168,20 +170,11 @@ main(void)
 {
 	Suite *s = suite_create("from");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
-	tc = tcase_create("from");
-	tcase_add_loop_test(tc, test_from_parse, 0,
-	    (int)(sizeof(from_cases) / sizeof(from_cases[0])));
+	tc = tg_test_tcase(s, "from");
+	TG_LOOP_TEST(tc, test_from_parse, from_cases);
 	tcase_add_test(tc, test_from_local_part);
-	tcase_add_loop_test(tc, test_from_domain, 0,
-	    (int)(sizeof(headers_cases) / sizeof(headers_cases[0])));
-	suite_add_tcase(s, tc);
+	TG_LOOP_TEST(tc, test_from_domain, headers_cases);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tg_test_run(s);
 }

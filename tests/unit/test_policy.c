@@ -20,6 +20,8 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#include "runner.h"
+
 static char dir[] = "/tmp/tg-policy-XXXXXX";
 static char cfg_path[256];
 
@@ -597,38 +599,25 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(tg_test_rmtree(dir), 0);
 	strcpy(dir + strlen(dir) - 6, "XXXXXX");
 }
-
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int
 main(void)
 {
 	Suite *s = suite_create("policy");
-	TCase *tc = tcase_create("parse");
-	SRunner *sr;
-	int failed;
+	TCase *tc = tg_test_tcase(s, "parse");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, test_parse_error, 0, N(error_cases));
-	tcase_add_loop_test(tc, test_parse_good, 0, N(good_policies));
+	TG_LOOP_TEST(tc, test_parse_error, error_cases);
+	TG_LOOP_TEST(tc, test_parse_good, good_policies);
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_load_file);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("eval");
+	tc = tg_test_tcase(s, "eval");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_regex_bounds);
-	tcase_add_loop_test(tc, test_eval, 0, N(eval_cases));
-	tcase_add_loop_test(tc, test_shipped, 0, N(shipped_cases));
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	TG_LOOP_TEST(tc, test_eval, eval_cases);
+	TG_LOOP_TEST(tc, test_shipped, shipped_cases);
+	return tg_test_run(s);
 }

@@ -17,31 +17,25 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#include "runner.h"
+
 static char dir[] = "/tmp/tg-session-XXXXXX";
 
 /* load_cfg - a config from text (plus an empty policy) */
 static struct tg_config *
 load_cfg(const char *extra)
 {
-	char path[256], logins[256];
-	struct tg_strbuf err = { 0 };
-	struct tg_config *cfg;
+	char logins[256];
 	FILE *fp;
 
 	snprintf(logins, sizeof(logins), "%s/logins", dir);
 	fp = fopen(logins, "w");
 	fputs("alice@example.org alice\n@team.example.org bob, carol\n", fp);
 	fclose(fp);
-	snprintf(path, sizeof(path), "%s/tollgate.conf", dir);
-	fp = fopen(path, "w");
-	fprintf(fp, "PolicyFile /dev/null\nLocalDomains example.org, .sub.example.org\n"
+	return tg_test_config(dir, "PolicyFile /dev/null\n"
+	    "LocalDomains example.org, .sub.example.org\n"
 	    "TrustedNetworks 192.0.2.0/24, 2001:db8::/32\nSubmissionDaemons submission\n"
 	    "MaxMessageSize 1K\nSenderLoginMap %s\n%s", logins, extra);
-	fclose(fp);
-	cfg = tg_config_load(path, &err);
-	ck_assert_msg(cfg != NULL, "config: %s", tg_strbuf_str(&err));
-	tg_strbuf_free(&err);
-	return cfg;
 }
 
 /* new_conn - a connection from ip ("" = unknown) */
@@ -264,29 +258,19 @@ int
 main(void)
 {
 	Suite *s = suite_create("session");
-	TCase *tc = tcase_create("gates");
-	SRunner *sr;
-	int failed;
+	TCase *tc = tg_test_tcase(s, "gates");
+	int rc;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	tcase_add_loop_test(tc, relay_gate, 0, sizeof(relay_cases) / sizeof(relay_cases[0]));
+	TG_LOOP_TEST(tc, relay_gate, relay_cases);
 	tcase_add_test(tc, submission_needs_auth);
-	tcase_add_loop_test(tc, sender_login, 0, sizeof(login_cases) / sizeof(login_cases[0]));
+	TG_LOOP_TEST(tc, sender_login, login_cases);
 	tcase_add_test(tc, size_announced_and_real);
 	tcase_add_test(tc, eom_empty_policy_accepts);
 	tcase_add_test(tc, monitor_mode);
 	tcase_add_test(tc, reference_and_reply_text);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		(void)!system(cmd);
-	}
-	return failed ? 1 : 0;
+	rc = tg_test_run(s);
+	tg_test_rmtree(dir);
+	return rc;
 }

@@ -31,6 +31,8 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#include "runner.h"
+
 /* ------------------------------------------------------------ records */
 
 static const struct record_case {
@@ -396,28 +398,14 @@ END_TEST
 
 /* ------------------------------------------------------------ the check */
 
+/* config - the check's settings plus extra; a nameserver nobody
+   answers on: no case here may ask DNS */
 static struct tg_config *
 config(const char *extra)
 {
-	char dir[] = "/tmp/tg-spf-XXXXXX", path[64];
-	struct tg_strbuf err = { 0 };
-	struct tg_config *cfg;
-	FILE *fp;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.conf", dir);
-	fp = fopen(path, "w");
-	/* a nameserver nobody answers on: no case here may ask DNS */
-	fprintf(fp, "PolicyFile /dev/null\nLocalDomains example.org\nAuthservID mx.example.org\n"
-	    "Nameservers 127.0.0.1@9\nDNSTimeout 1s\nCheckTimeout 1s\n"
-	    "TrustedNetworks 127.0.0.0/8\n%s", extra);
-	fclose(fp);
-	cfg = tg_config_load(path, &err);
-	ck_assert_msg(cfg != NULL, "%s", tg_strbuf_str(&err));
-	tg_strbuf_free(&err);
-	unlink(path);
-	rmdir(dir);
-	return cfg;
+	return tg_test_config(NULL, "PolicyFile /dev/null\nLocalDomains example.org\n"
+	    "AuthservID mx.example.org\nNameservers 127.0.0.1@9\nDNSTimeout 1s\n"
+	    "CheckTimeout 1s\nTrustedNetworks 127.0.0.0/8\n%s", extra);
 }
 
 /* run - the spf check at MAIL FROM for one message */
@@ -616,31 +604,21 @@ int
 main(void)
 {
 	Suite *s = suite_create("spf");
-	TCase *tc = tcase_create("spf");
-	SRunner *sr;
-	int failed;
+	TCase *tc = tg_test_tcase(s, "spf");
 
 	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_record, 0, (int)(sizeof(record_cases) / sizeof(record_cases[0])));
+	TG_LOOP_TEST(tc, test_record, record_cases);
 	tcase_add_test(tc, test_record_modifiers);
-	tcase_add_loop_test(tc, test_is_record, 0,
-	    (int)(sizeof(is_record_cases) / sizeof(is_record_cases[0])));
-	tcase_add_loop_test(tc, test_domain_spec, 0, (int)(sizeof(spec_cases) / sizeof(spec_cases[0])));
-	tcase_add_loop_test(tc, test_macro, 0, (int)(sizeof(macro_cases) / sizeof(macro_cases[0])));
-	tcase_add_loop_test(tc, test_helo_is_domain, 0,
-	    (int)(sizeof(helo_cases) / sizeof(helo_cases[0])));
-	tcase_add_loop_test(tc, test_identity, 0,
-	    (int)(sizeof(identity_cases) / sizeof(identity_cases[0])));
+	TG_LOOP_TEST(tc, test_is_record, is_record_cases);
+	TG_LOOP_TEST(tc, test_domain_spec, spec_cases);
+	TG_LOOP_TEST(tc, test_macro, macro_cases);
+	TG_LOOP_TEST(tc, test_helo_is_domain, helo_cases);
+	TG_LOOP_TEST(tc, test_identity, identity_cases);
 	tcase_add_test(tc, test_client_ip);
-	tcase_add_loop_test(tc, test_map, 0, (int)(sizeof(map_cases) / sizeof(map_cases[0])));
+	TG_LOOP_TEST(tc, test_map, map_cases);
 	tcase_add_test(tc, test_check_without_dns);
 	tcase_add_test(tc, test_check_trusted_clients);
 	tcase_add_test(tc, test_check_dns_down);
 	tcase_add_test(tc, test_check_record_too_large_for_libspf2);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tg_test_run(s);
 }

@@ -25,6 +25,8 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#include "runner.h"
+
 static char dir[] = "/tmp/tg-store-XXXXXX";
 static int seq;
 
@@ -78,19 +80,7 @@ now_ms(void)
 static struct tg_config *
 load_cfg(const char *extra)
 {
-	char path[256];
-	struct tg_strbuf err = { 0 };
-	struct tg_config *cfg;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/tollgate.conf", dir);
-	fp = fopen(path, "w");
-	fprintf(fp, "PolicyFile /dev/null\nLocalDomains example.org\n%s", extra);
-	fclose(fp);
-	cfg = tg_config_load(path, &err);
-	ck_assert_msg(cfg != NULL, "config: %s", tg_strbuf_str(&err));
-	tg_strbuf_free(&err);
-	return cfg;
+	return tg_test_config(dir, "PolicyFile /dev/null\nLocalDomains example.org\n%s", extra);
 }
 
 /* sample - a quarantined message with every kind of fact filled in */
@@ -552,9 +542,8 @@ int
 main(void)
 {
 	Suite *s = suite_create("store");
-	TCase *tc = tcase_create("store");
-	SRunner *sr;
-	int failed;
+	TCase *tc = tg_test_tcase(s, "store");
+	int rc;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -562,23 +551,14 @@ main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, new_file_gets_schema);
 	tcase_add_test(tc, missing_file_without_create);
-	tcase_add_loop_test(tc, migrations, 0, sizeof(migrate_cases) / sizeof(migrate_cases[0]));
+	TG_LOOP_TEST(tc, migrations, migrate_cases);
 	tcase_add_test(tc, garbage_file_refused);
 	tcase_add_test(tc, record_round_trip);
 	tcase_add_test(tc, filters_states_and_forgetting);
 	tcase_add_test(tc, locked_database_bounded);
 	tcase_add_test(tc, recorder_bounded);
 	tcase_add_test(tc, record_speed);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		(void)!system(cmd);
-	}
-	return failed ? 1 : 0;
+	rc = tg_test_run(s);
+	tg_test_rmtree(dir);
+	return rc;
 }

@@ -26,7 +26,7 @@
 #include "util/text.h"
 #include "util/xmalloc.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "runner.h"
 
 /* fmt_ip - text form of an address, for messages and comparisons */
 static const char *
@@ -954,48 +954,37 @@ main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
-	tc = tcase_create("cidr");
-	tcase_add_loop_test(tc, ip_parse, 0, NELEM(ip_cases));
+	tc = tg_test_tcase(s, "cidr");
+	TG_LOOP_TEST(tc, ip_parse, ip_cases);
 	tcase_add_test(tc, ip_parse_bytes);
 	tcase_add_test(tc, ip_from_sockaddr);
-	tcase_add_loop_test(tc, cidr_parse, 0, NELEM(cidr_cases));
-	tcase_add_loop_test(tc, cidr_contains, 0, NELEM(contains_cases));
+	TG_LOOP_TEST(tc, cidr_parse, cidr_cases);
+	TG_LOOP_TEST(tc, cidr_contains, contains_cases);
 	tcase_add_test(tc, cidrlist_mixed_families);
 	tcase_add_test(tc, cidrlist_grows);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("addr");
-	tcase_add_loop_test(tc, addr_parse, 0, NELEM(addr_cases));
-	tcase_add_loop_test(tc, addr_parse_errors, 0, NELEM(addr_errors));
+	tc = tg_test_tcase(s, "addr");
+	TG_LOOP_TEST(tc, addr_parse, addr_cases);
+	TG_LOOP_TEST(tc, addr_parse_errors, addr_errors);
 	tcase_add_test(tc, addr_each_domain_stops);
 	tcase_add_test(tc, domain_normalize);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("strlist");
-	tcase_add_loop_test(tc, strlist_match_domain, 0, NELEM(match_cases));
+	tc = tg_test_tcase(s, "strlist");
+	TG_LOOP_TEST(tc, strlist_match_domain, match_cases);
 	tcase_add_test(tc, strlist_basics);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("text");
-	tcase_add_loop_test(tc, text_escape, 0, NELEM(text_cases));
+	tc = tg_test_tcase(s, "text");
+	TG_LOOP_TEST(tc, text_escape, text_cases);
 	tcase_add_test(tc, text_appends);
 	tcase_add_test(tc, text_output_is_safe);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("memory");
+	tc = tg_test_tcase(s, "memory");
 	tcase_add_test(tc, strbuf_basics);
 	tcase_add_test(tc, strbuf_grows);
 	tcase_add_test(tc, arena_basics);
 	tcase_add_test(tc, arena_many_and_large);
 	tcase_add_test(tc, xmalloc_helpers);
-	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tg_test_run(s);
 }
