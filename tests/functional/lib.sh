@@ -296,9 +296,10 @@ EOF
 	[ -f "${TG_POLICY:-$TG_DIR/policy.conf}" ] || : >"${TG_POLICY:-$TG_DIR/policy.conf}"
 }
 
-# tg_socket_path CONF - the unix socket path a conf names
+# tg_socket_path CONF - the unix socket path a conf names (nothing for
+# an inet: socket)
 tg_socket_path() {
-	awk 'tolower($1) == "socket" { sub(/^(unix|local):/, "", $2); print $2 }' "$1"
+	awk 'tolower($1) == "socket" && $2 !~ /^inet6?:/ { sub(/^(unix|local):/, "", $2); print $2 }' "$1"
 }
 
 # tg_start CONF LOG - start tollgate -f in the background (inside the
@@ -323,14 +324,14 @@ tg_start() {
 	fi
 }
 
-# tg_started SOCK LOG - socket exists and the start-up line was logged
+# tg_started SOCK LOG - socket exists (SOCK empty: an inet: socket,
+# open before the line) and the start-up line was logged
 tg_started() {
 	tg_alive "$TG_PID" || return 1
-	[ -S "$1" ] && grep -q 'starting tollgate' "$2"
+	{ [ -z "$1" ] || [ -S "$1" ]; } && grep -q 'starting tollgate' "$2"
 }
 
-# tg_stop [PID] - SIGTERM and wait; returns tollgate's exit status.
-# (libmilter notices the stop only at its next poll timeout: ~5 s)
+# tg_stop [PID] - SIGTERM and wait; returns tollgate's exit status
 tg_stop() {
 	local pid="${1:-$TG_PID}"
 	[ -n "$pid" ] || return 0
@@ -338,7 +339,7 @@ tg_stop() {
 }
 
 # tg_stop_async [PID] - SIGTERM now, reap later with tg_reap; lets the
-# ~5 s libmilter shutdowns of several daemons overlap
+# shutdowns of several daemons overlap
 TG_STOPPING=""
 tg_stop_async() {
 	local pid="${1:-$TG_PID}"
@@ -356,7 +357,7 @@ tg_reap() {
 # A run-*.sh drives daemons with the miltertest(8) scripts NAME.lua of
 # this directory: tg_suite gives each script a daemon of its own and
 # sends it SIGTERM afterwards; tg_reap_suites then wants exit status 0
-# of each (their ~5 s libmilter shutdowns overlap meanwhile).
+# of each.
 
 TG_LUA_VARS=""		# names of shell variables tg_run_lua also hands to
 			# every script (-D NAME=VALUE), e.g. "MSGS HAVE_ED"
@@ -373,7 +374,7 @@ tg_run_lua() {
 	for v in $TG_LUA_VARS; do
 		eval "set -- -D \"$v=\$$v\" \"\$@\""
 	done
-	timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
+	$TG_NS_EXEC timeout 120 miltertest -s "$TG_FUNC_DIR/$suite.lua" \
 	    -D FUNCDIR="$TG_FUNC_DIR" -D SOCK="$SOCK" -D LOG="$log" \
 	    -D DIR="$TG_DIR" -D POLICY="${TG_POLICY:-$TG_DIR/policy.conf}" \
 	    -D TGPID="$TG_PID" "$@" >"$out" 2>&1
@@ -433,6 +434,7 @@ PF_SUBMISSION_PORT=${PF_SUBMISSION_PORT:-2587}
 PF_SINK_PORT=${PF_SINK_PORT:-2526}
 
 # pf_setup DIR MILTER-SOCKET - write a private Postfix instance into DIR
+# (MILTER-SOCKET: a unix socket path, or inet:HOST:PORT)
 # (configuration DIR/etc, queue DIR/queue, log DIR/maillog):
 # deliberately an open relay (mynetworks = 0.0.0.0/0) so that only
 # tollgate stands between the world and relaying; everything goes to
@@ -440,6 +442,7 @@ PF_SINK_PORT=${PF_SINK_PORT:-2526}
 # service when saslpasswd2 exists.
 pf_setup() {
 	local pf="$1" sock="$2"
+	case $sock in inet:*) ;; *) sock=unix:$sock ;; esac
 	mkdir -p "$pf/etc/sasl" "$pf/queue" "$pf/data"
 	chown postfix "$pf/data"
 	cat >"$pf/etc/main.cf" <<EOF
@@ -478,7 +481,7 @@ smtpd_client_connection_rate_limit = 0
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
-smtpd_milters = unix:$sock
+smtpd_milters = $sock
 non_smtpd_milters = \$smtpd_milters
 milter_default_action = tempfail
 milter_protocol = 6

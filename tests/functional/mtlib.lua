@@ -91,7 +91,8 @@ end
 --   o.daemon ({daemon_name} at connect), o.helo (sent unless false)
 function open(o)
 	o = o or {}
-	local conn = mt.connect("unix:" .. SOCK, 40, 0.05)
+	-- SOCK: a unix socket path, or "inet:PORT@HOST"
+	local conn = mt.connect(SOCK:find("^inet") and SOCK or "unix:" .. SOCK, 40, 0.05)
 	if conn == nil then error("cannot connect to " .. SOCK) end
 	table.insert(conns, conn)
 	if o.daemon then
