@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 struct mconn {
 	struct tg_conn *conn;
 	unsigned long pflags;		/* SMFIP_* agreed with the MTA */
+	int ack_fd;			/* TCP: the MTA's socket, ACKed at once; or -1 */
 };
 
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,20 +54,36 @@ static unsigned long next_id;
    chunks too: a message over MaxMessageSize is refused at end of
    message, and the rest of its body costs less to read than a reply to
    every chunk of every other message (SMFIP_SKIP serves only where
-   replies are sent anyway, over TCP) */
+   every event is answered anyway: see tcp_socket) */
 #define WANT_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH \
-	| SMFIP_NR_BODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP | SMFIP_HDR_LEADSPC)
+	| SMFIP_NR_BODY | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NOUNKNOWN | SMFIP_NODATA \
+	| SMFIP_SKIP | SMFIP_HDR_LEADSPC)
 #define NR_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT \
 	| SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 
-/* Listening on TCP (inet:), no-reply flags cost more than they save:
-   an MTA that sends two events without reading a reply in between
-   meets Nagle's algorithm on its side and our delayed ACK, and waits
-   about 40 ms (tests/bench measured 44 ms per message with Postfix
-   3.7). Declining DATA or unknown commands does it too: Postfix still
-   sends their macros, alone. So over TCP every event is asked for and
-   answered, and the ACK rides on the reply. Set before smfi_main. */
+/* Over TCP (inet:), an MTA that sends two events without reading a
+   reply in between meets Nagle's algorithm on its side and our delayed
+   ACK, and waits about 40 ms (tests/bench: 44 ms per message with
+   Postfix 3.7). So there, after each event that gets no reply, the ACK
+   of what we have read leaves at once (TCP_QUICKACK on the connection's
+   socket). DATA and unknown commands are taken too (no reply), not
+   declined: Postfix sends their macros anyway, alone, and only an event
+   of ours can ACK them. A connection whose socket we cannot find is
+   asked for, and given, a reply to every event instead. Set before
+   smfi_main. */
 static bool tcp_socket;
+static int listen_port;			/* the TCP port libmilter listens on */
+
+/* The head of libmilter's private struct smfi_str as Debian 12's
+   libmilter 8.17 lays it out (an 8-byte session id, then the socket):
+   the only way to the connection's socket. Read only, and trusted only
+   after conn_socket() has checked what it is; run-inet.sh fails when
+   that check stops finding it. */
+struct smfi_head {
+	uint64_t ctx_id;
+	int ctx_sd;
+};
+
 #define WANT_AFLAGS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
 
 /* mconn_get - the private data, created on first use */
@@ -85,6 +103,7 @@ mconn_get(SMFICTX *ctx)
 	id = ++next_id;
 	pthread_mutex_unlock(&id_lock);
 	mc = xcalloc(1, sizeof(*mc));
+	mc->ack_fd = -1;
 	mc->conn = tg_conn_new(cfg, id);
 	if (smfi_setpriv(ctx, mc) != MI_SUCCESS) {
 		tg_conn_free(&mc->conn);
@@ -94,11 +113,50 @@ mconn_get(SMFICTX *ctx)
 	return mc;
 }
 
-/* cont - "continue", or no reply when negotiated for this phase */
+/* port_of - the port of a TCP socket address; -1 for anything else */
+static int
+port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return -1;
+}
+
+/* conn_socket - the MTA connection's TCP socket: a connected stream
+   socket on the port we listen on; -1 when the descriptor libmilter's
+   context names is anything else */
+static int
+conn_socket(SMFICTX *ctx)
+{
+	int fd = ((const struct smfi_head *)(const void *)ctx)->ctx_sd, type = 0;
+	socklen_t tl = sizeof(type), sl = sizeof(struct sockaddr_storage);
+	struct sockaddr_storage local, peer;
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0
+	    || type != SOCK_STREAM
+	    || getsockname(fd, (struct sockaddr *)&local, &sl) != 0
+	    || listen_port <= 0 || port_of(&local) != listen_port)
+		return -1;
+	sl = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &sl) != 0 || port_of(&peer) < 0)
+		return -1;
+	return fd;
+}
+
+/* cont - "continue", or no reply when negotiated for this phase (over
+   TCP, with the ACK of this event sent now: see tcp_socket) */
 static sfsistat
 cont(const struct mconn *mc, unsigned long nr_flag)
 {
-	return (mc->pflags & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	int one = 1;
+
+	if (!(mc->pflags & nr_flag))
+		return SMFIS_CONTINUE;
+	if (mc->ack_fd >= 0)
+		(void)setsockopt(mc->ack_fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	return SMFIS_NOREPLY;
 }
 
 /* set_str - replace an owned string with a copy of s (NULL allowed) */
@@ -199,8 +257,10 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & WANT_AFLAGS;
 	*pf1 = f1 & WANT_PFLAGS;
-	if (tcp_socket)
+	if (tcp_socket && (mc->ack_fd = conn_socket(ctx)) < 0)
 		*pf1 &= ~(unsigned long)(NR_PFLAGS | SMFIP_NODATA | SMFIP_NOUNKNOWN);
+	else if (tcp_socket)
+		*pf1 &= ~(unsigned long)(SMFIP_NODATA | SMFIP_NOUNKNOWN);
 	*pf2 = *pf3 = 0;
 	mc->pflags = *pf1;
 	return SMFIS_CONTINUE;
@@ -246,7 +306,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 		return internal_error(ctx, NULL, "no connection context");
 	msg = tg_msg_new(mc->conn);
 	macros(ctx, mc->conn);
-	if (tg_msg_set_sender(msg, argv[0], argv + 1, &err) < 0)
+	if (tg_msg_set_sender(msg, argv[0], argv[0] ? argv + 1 : NULL, &err) < 0)
 		tg_log_conn(TG_LOG_INFO, mc->conn, msg, "unparsable sender: %s", err);
 	if (tg_session_phase(msg, TG_PH_MAIL, NULL))
 		return early_verdict(ctx, mc, NULL);
@@ -288,6 +348,24 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	arg.leadspc = (mc->pflags & SMFIP_HDR_LEADSPC) != 0;
 	tg_session_phase(mc->conn->msg, TG_PH_HEADER, &arg);
 	return cont(mc, SMFIP_NR_HDR);
+}
+
+/* mlfi_data, mlfi_unknown - asked for over TCP only (see tcp_socket) */
+static sfsistat
+mlfi_data(SMFICTX *ctx)
+{
+	struct mconn *mc = mconn_get(ctx);
+
+	return mc != NULL ? cont(mc, SMFIP_NR_DATA) : SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_unknown(SMFICTX *ctx, const char *cmd)
+{
+	struct mconn *mc = mconn_get(ctx);
+
+	(void)cmd;
+	return mc != NULL ? cont(mc, SMFIP_NR_UNKN) : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -499,6 +577,8 @@ static struct smfiDesc desc = {
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,
 	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_data = mlfi_data,
+	.xxfi_unknown = mlfi_unknown,
 	.xxfi_header = mlfi_header,
 	.xxfi_eoh = mlfi_eoh,
 	.xxfi_body = mlfi_body,
@@ -545,7 +625,8 @@ each_listener(void (*fn)(int fd, const struct sockaddr_storage *ss, socklen_t sl
 	}
 }
 
-/* tcp_nodelay - TCP_NODELAY on a TCP listening socket. Accepted
+/* tcp_nodelay - TCP_NODELAY on a TCP listening socket (and its port
+   noted for conn_socket). Accepted
    connections inherit it (Linux, the BSDs), so that at end of message a
    header change and the final "continue" leave at once instead of the
    second one waiting for the MTA's delayed ACK of the first (~40 ms). */
@@ -557,6 +638,7 @@ tcp_nodelay(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 	(void)sl;
 	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
 		return;
+	listen_port = port_of(ss);
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 		tg_log(TG_LOG_WARN, "TCP_NODELAY on the milter socket: %s", strerror(errno));
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-inet.sh - tollgate on a TCP (inet:) socket, inside a network
-# namespace of its own: every milter event is answered there (no
-# no-reply flags), a body over MaxMessageSize is skipped, a private
+# namespace of its own: the same no-reply flags as on a unix socket
+# (tollgate finds the connection's socket and ACKs at once), a private
 # Postfix talking to it over TCP sees no 40 ms Nagle/delayed-ACK stall
 # per message, and SIGTERM stops the daemon at once.
 #
