@@ -53,12 +53,6 @@ rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "# $N messages, one at a time, through Postfix and tollgate over TCP: $ms ms"
 tg_eq "postfix over TCP: smtp-source exit status" 0 "$rc"
-# a stall costs 40 ms or more per message: $N of them, 800 ms at least
-if [ "$ms" -lt $((N * 30)) ]; then
-	tg_pass "postfix over TCP: $N messages in under $((N * 30)) ms, no delayed-ACK stall"
-else
-	tg_fail "postfix over TCP: no delayed-ACK stall" "under $((N * 30)) ms" "$ms ms"
-fi
 # the miltertest cases above have queue ids IN1, IN2
 accepts() {
 	grep ' action=accept' "$LOG" | grep -vc ' qid=IN'
@@ -68,6 +62,18 @@ all_accepted() {
 }
 tg_wait_for 20 all_accepted
 tg_eq "postfix over TCP: every message has its accept verdict" $((N + 1)) "$(accepts)"
+# a stall (Postfix waiting for our ACK) happens inside a message, so it
+# shows in the ms= of its verdict line: 40 ms or more, against ~1.5
+bound=20
+[ "${TG_VALGRIND:-0}" = 1 ] && bound=35
+med=$(grep ' action=accept' "$LOG" | grep -v ' qid=IN' | tail -n $N \
+    | sed -n 's/.* ms=\([0-9.]*\).*/\1/p' | sort -n \
+    | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+if awk -v m="${med:-999}" -v b=$bound 'BEGIN { exit !(m < b) }'; then
+	tg_pass "postfix over TCP: median time per message under $bound ms ($med ms), no delayed-ACK stall"
+else
+	tg_fail "postfix over TCP: no delayed-ACK stall" "a median under $bound ms" "${med:-none} ms"
+fi
 pf_stop
 
 # ---------------------------------------------------------------- SIGTERM
