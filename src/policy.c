@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checks/dmarc.h"
 #include "config.h"
 #include "policy.h"
 #include "session.h"
@@ -50,6 +51,7 @@ enum node_kind {
 	N_AND, N_OR, N_NOT, N_ALWAYS,
 	N_RESULT,		/* spf/dkim/dmarc is OUTCOME,... */
 	N_DMARC_POLICY,		/* dmarc-policy is none|quarantine|reject */
+	N_DMARC_FROM,		/* dmarc-from is missing,multiple,invalid */
 	N_CLIENT,		/* client in LIST|CIDR */
 	N_AUTHENTICATED, N_TLS, N_TRUSTED,
 	N_FIELD,		/* helo/sender/recipient(-domain) is|in|~ */
@@ -65,7 +67,8 @@ struct node {
 	enum node_kind kind;
 	struct node *a, *b;		/* operands of and/or/not */
 	const char *method;		/* N_RESULT */
-	unsigned int outcomes;		/* N_RESULT: bit per tg_outcome */
+	unsigned int outcomes;		/* bit per tg_outcome (N_RESULT) or
+					   tg_dmarc_from (N_DMARC_FROM) */
 	enum field field;
 	enum field_op op;
 	char *str;			/* is-value, header name, dmarc policy */
@@ -610,6 +613,38 @@ node_new(enum node_kind kind)
 #define SPF_OUTCOMES (1u << TG_PASS | 1u << TG_FAIL | 1u << TG_SOFTFAIL \
 	| 1u << TG_NEUTRAL | 1u << TG_NONE | 1u << TG_TEMPERROR | 1u << TG_PERMERROR)
 
+/* parse_word_set - "is WORD[,WORD...]": a node of kind whose outcomes
+   has bit parse(WORD) set for each, which allowed must have */
+static struct node *
+parse_word_set(struct parser *ps, enum node_kind kind, const char *method,
+    int (*parse)(const char *), unsigned int allowed, const char *expected)
+{
+	struct node *n;
+
+	if (!expect_word(ps, "is", "\"is\""))
+		return NULL;
+	n = node_new(kind);
+	n->method = method;
+	for (;;) {
+		struct token t;
+		int o;
+
+		next(ps, &t);
+		o = t.kind == T_WORD ? parse(t.text) : -1;
+		if (o < 0 || !(allowed & 1u << o)) {
+			lex_error(ps, &t, expected);
+			tok_free(&t);
+			node_free(n);
+			return NULL;
+		}
+		n->outcomes |= 1u << o;
+		tok_free(&t);
+		if (peek(ps)->kind != T_COMMA)
+			return n;
+		next(ps, &t);
+	}
+}
+
 /* parse_outcomes - RESULT[,RESULT...] valid for method */
 static struct node *
 parse_outcomes(struct parser *ps, const char *method)
@@ -633,32 +668,26 @@ parse_outcomes(struct parser *ps, const char *method)
 		"an SPF result (pass, fail, softfail, neutral, none, temperror, permerror)",
 	};
 	size_t m = 0;
-	struct node *n;
 
 	while (strcmp(valid[m], method) != 0)
 		m++;
-	if (!expect_word(ps, "is", "\"is\""))
-		return NULL;
-	n = node_new(N_RESULT);
-	n->method = valid[m];
-	for (;;) {
-		struct token t;
-		int o;
+	return parse_word_set(ps, N_RESULT, valid[m], tg_outcome_parse, allowed[m],
+	    expected[m]);
+}
 
-		next(ps, &t);
-		o = t.kind == T_WORD ? tg_outcome_parse(t.text) : -1;
-		if (o < 0 || !(allowed[m] & 1u << o)) {
-			lex_error(ps, &t, expected[m]);
-			tok_free(&t);
-			node_free(n);
-			return NULL;
-		}
-		n->outcomes |= 1u << o;
-		tok_free(&t);
-		if (peek(ps)->kind != T_COMMA)
-			return n;
-		next(ps, &t);
-	}
+/* dmarc_from_parse - the word for an enum tg_dmarc_from; -1 for none */
+static int
+dmarc_from_parse(const char *s)
+{
+	static const char *const words[] = {
+		[TG_DMARC_FROM_MISSING] = "missing", [TG_DMARC_FROM_MULTIPLE] = "multiple",
+		[TG_DMARC_FROM_INVALID] = "invalid",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i] != NULL && strcmp(words[i], s) == 0)
+			return (int)i;
+	return -1;
 }
 
 /* parse_list_ref - a list name defined above */
@@ -987,8 +1016,8 @@ static const struct {
 	{ "tls", N_TLS }, { "trusted", N_TRUSTED },
 };
 
-#define COND_EXPECTED "a condition (spf, spf-helo, dkim, dmarc, dmarc-policy, client, " \
-	"authenticated, tls, trusted, helo, sender, sender-domain, recipient, " \
+#define COND_EXPECTED "a condition (spf, spf-helo, dkim, dmarc, dmarc-policy, dmarc-from, " \
+	"client, authenticated, tls, trusted, helo, sender, sender-domain, recipient, " \
 	"recipient-domain, size, header, always, not, '(')"
 
 static struct node *
@@ -1036,6 +1065,11 @@ parse_atom(struct parser *ps)
 			}
 			tok_free(&v);
 		}
+	} else if (strcmp(t.text, "dmarc-from") == 0) {
+		n = parse_word_set(ps, N_DMARC_FROM, NULL, dmarc_from_parse,
+		    1u << TG_DMARC_FROM_MISSING | 1u << TG_DMARC_FROM_MULTIPLE
+		    | 1u << TG_DMARC_FROM_INVALID,
+		    "a From problem (missing, multiple, invalid)");
 	} else if (strcmp(t.text, "client") == 0) {
 		n = parse_client(ps);
 	} else if (strcmp(t.text, "size") == 0) {
@@ -1635,6 +1669,8 @@ eval(const struct node *n, const struct tg_msg *msg)
 
 		return r != NULL && r->policy != NULL && strcasecmp(r->policy, n->str) == 0;
 	}
+	case N_DMARC_FROM:
+		return n->outcomes & 1u << tg_dmarc_from_problem(tg_msg_result(msg, "dmarc"));
 	case N_CLIENT:
 		if (!conn->addr_known)
 			return false;

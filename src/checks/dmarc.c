@@ -12,7 +12,9 @@
  *
  * What it does not do: reports (rua/ruf), DNSSEC policy, acting on the
  * result (the policy file does: "dmarc is fail and dmarc-policy is
- * reject", "dmarc is permerror" for a missing or ambiguous From).
+ * reject", "dmarc-from is missing, multiple, invalid" for a From
+ * without one author domain, "dmarc is permerror" for that and an
+ * invalid record alike).
  */
 #include "autoconf.h"
 
@@ -352,6 +354,23 @@ tg_dmarc_evaluate(const struct tg_psl *psl, struct tg_arena *a,
 	opendmarc_policy_connect_shutdown(pctx);
 }
 
+/* ================================================================ From */
+
+enum tg_dmarc_from
+tg_dmarc_from_problem(const struct tg_result *r)
+{
+	if (r == NULL || strcmp(r->method, "dmarc") != 0 || r->outcome != TG_PERMERROR
+	    || r->domain != NULL)
+		return TG_DMARC_FROM_OK;
+	if (r->reason == NULL)
+		return TG_DMARC_FROM_INVALID;
+	if (strcmp(r->reason, "no From header") == 0)
+		return TG_DMARC_FROM_MISSING;
+	if (strncmp(r->reason, "multiple From ", 14) == 0)
+		return TG_DMARC_FROM_MULTIPLE;
+	return TG_DMARC_FROM_INVALID;
+}
+
 /* ================================================================ the check */
 
 /* msg_txt - TXT records through the message's resolver and budget */
@@ -436,7 +455,8 @@ dmarc_eom(void *global, struct tg_msg *msg, enum tg_phase phase,
 		return;
 	from = author_domain(msg, &err);
 	if (from == NULL) {
-		/* no author domain: "dmarc is permerror" in the policy acts on it */
+		/* no author domain: no domain, the reason from util/from.c, which
+		   tg_dmarc_from_problem() reads ("dmarc-from is ..." in the policy) */
 		tg_result_add(msg, "dmarc", TG_PERMERROR, TG_PH_EOM, "%s", err);
 		return;
 	}

@@ -1,12 +1,15 @@
 /*
  * dmarc - the DMARC check's internal interface (RFC 7489), exported for
- * its unit tests; the daemon only uses tg_check_dmarc (check.h).
+ * its unit tests; the daemon only uses tg_check_dmarc (check.h), and
+ * the policy tg_dmarc_from_problem().
  *
  * The pieces, each testable without DNS or a milter (the From field is
  * util/from.h, organisational domains and alignment checks/psl.h):
  *   - policy discovery (RFC 7489 6.6.3) over a TXT lookup function;
  *   - the result, from a discovered record and the SPF and DKIM
- *     results already recorded for the message.
+ *     results already recorded for the message;
+ *   - what was wrong with the From field of a recorded result, which
+ *     the policy language tests ("dmarc-from is multiple").
  */
 #ifndef TG_CHECKS_DMARC_H
 #define TG_CHECKS_DMARC_H
@@ -80,5 +83,24 @@ struct tg_dmarc_outcome {
    aligned pass turns fail into temperror */
 void tg_dmarc_evaluate(const struct tg_psl *psl, struct tg_arena *a,
     const struct tg_dmarc_input *in, struct tg_dmarc_outcome *out);
+
+/* ------------------------------------------------------------ From */
+
+/* why a message has no author domain (RFC 7489 6.6.1) */
+enum tg_dmarc_from {
+	TG_DMARC_FROM_OK,		/* one author domain, or no such result */
+	TG_DMARC_FROM_MISSING,		/* no From field */
+	TG_DMARC_FROM_MULTIPLE,		/* several From fields, or addresses in one */
+	TG_DMARC_FROM_INVALID,		/* one From field that does not parse */
+};
+
+/* tg_dmarc_from_problem - what was wrong with the From field of a
+   "dmarc" result: the check records an unusable From as permerror
+   without a domain, its reason the text util/from.c gave ("no From
+   header", "multiple From headers: N", "multiple From addresses: N",
+   or why the field does not parse), while an invalid record's
+   permerror has the From domain. Reads only r (any result, or NULL),
+   so results read back from the verdict store tell the same. */
+enum tg_dmarc_from tg_dmarc_from_problem(const struct tg_result *r);
 
 #endif

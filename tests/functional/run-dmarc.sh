@@ -68,10 +68,12 @@ dns_start || { tg_fail "nsd starts" "nsd answering" "no answer"; tg_summary; exi
 cp "$top_srcdir/conf/policy.conf" "$POLICY"
 dns_suite dmarc-results
 
-# a policy acting on an unusable From (dmarc=permerror)
+# a policy refusing an unusable From (dmarc-from) but only tagging an
+# invalid DMARC record (dmarc=permerror too)
 {
-	printf 'rule ambiguous-from: dmarc is permerror\n'
+	printf 'rule ambiguous-from: dmarc-from is missing, multiple, invalid\n'
 	printf '\t-> reject 550 5.7.1 "Ambiguous or missing From header"\n'
+	printf 'rule dmarc-broken: dmarc is permerror -> tag\n'
 	cat "$top_srcdir/conf/policy.conf"
 } >"$POLICY"
 dns_suite dmarc-policy

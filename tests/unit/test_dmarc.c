@@ -2,7 +2,8 @@
  * test_dmarc - the DMARC check: organisational domains from the real
  * Public Suffix List, alignment, policy discovery over a fake TXT
  * source, the result from recorded SPF and DKIM results (pct sampling
- * with a fixed roll), and the check hook on a real message without DNS.
+ * with a fixed roll), what a result says about the From field, and the
+ * check hook on a real message, without DNS or with answers of our own.
  * The From parser has its own tests (test_from).
  */
 #include "autoconf.h"
@@ -14,10 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/nameser.h>
+#include <unbound.h>
+
 #include "checks/check.h"
 #include "checks/dmarc.h"
 #include "checks/psl.h"
 #include "config.h"
+#include "dns.h"
 #include "session.h"
 #include "util/arena.h"
 #include "util/strbuf.h"
@@ -649,6 +654,45 @@ START_TEST(test_sampling_random)
 }
 END_TEST
 
+/* ------------------------------------------------------------ From */
+
+/* what a recorded result (as the verdict store gives it back) says
+   about the From field: only a dmarc permerror without a domain */
+static const struct problem_case {
+	struct tg_result r;
+	enum tg_dmarc_from problem;
+} problem_cases[] = {
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, "multiple From headers: 3" },
+	  TG_DMARC_FROM_MULTIPLE },
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, "multiple From addresses: 2" },
+	  TG_DMARC_FROM_MULTIPLE },
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, "no From header" }, TG_DMARC_FROM_MISSING },
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, "unterminated comment in From" },
+	  TG_DMARC_FROM_INVALID },
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, NULL }, TG_DMARC_FROM_INVALID },
+	/* an invalid record: the From domain is known */
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, "invalid DMARC record at _dmarc.example.com: "
+	    "Found DMARC record lacked a required p= entry", NULL, "example.com",
+	    "header.from=example.com" }, TG_DMARC_FROM_OK },
+	{ { "dmarc", TG_PERMERROR, TG_PH_EOM, "no From header", NULL, "example.com" },
+	  TG_DMARC_FROM_OK },
+	/* other results */
+	{ { "dmarc", TG_FAIL, TG_PH_EOM, "no From header" }, TG_DMARC_FROM_OK },
+	{ { "dmarc", TG_NONE, TG_PH_EOM, "multiple From headers: 2" }, TG_DMARC_FROM_OK },
+	{ { "dkim", TG_PERMERROR, TG_PH_EOM, "no From header" }, TG_DMARC_FROM_OK },
+	{ { "spf", TG_PERMERROR, TG_PH_MAIL, "multiple From headers: 2" }, TG_DMARC_FROM_OK },
+};
+
+START_TEST(test_from_problem)
+{
+	const struct problem_case *c = &problem_cases[_i];
+
+	ck_assert_msg(tg_dmarc_from_problem(&c->r) == c->problem, "case %d: %d, expected %d",
+	    _i, tg_dmarc_from_problem(&c->r), c->problem);
+	ck_assert_int_eq(tg_dmarc_from_problem(NULL), TG_DMARC_FROM_OK);
+}
+END_TEST
+
 /* ------------------------------------------------------------ the check */
 
 static char dir[] = "/tmp/tg-dmarc-XXXXXX";
@@ -660,6 +704,26 @@ load_cfg(const char *extra, struct tg_strbuf *err)
 	return tg_test_config_try(dir, err, "PolicyFile /dev/null\nLocalDomains example.org\n"
 	    "TrustedNetworks 192.0.2.0/24\nNameservers 127.0.0.1@9\n"
 	    "DNSTimeout 300ms\nCheckTimeout 1s\n%s", extra);
+}
+
+static struct tg_config *shared_cfg;	/* the "check" tests' load_cfg("") */
+
+/* cfg_setup - a fresh shared_cfg for each "check" test */
+static void
+cfg_setup(void)
+{
+	struct tg_strbuf err = { 0 };
+
+	shared_cfg = load_cfg("", &err);
+	ck_assert_msg(shared_cfg != NULL, "config: %s", tg_strbuf_str(&err));
+	tg_strbuf_free(&err);
+}
+
+/* cfg_teardown - and its release */
+static void
+cfg_teardown(void)
+{
+	tg_config_release(&shared_cfg);
 }
 
 static size_t
@@ -696,41 +760,97 @@ run_eom(struct tg_config *cfg, const char *ip, const char *const *hdrs, struct t
 	return tg_msg_result(msg, "dmarc");
 }
 
+/* a From field without one author domain: permerror, no domain, no
+   policy, the reason from util/from.c, and the problem named */
+static const struct from_case {
+	const char *hdrs[7];		/* name, value, ..., NULL */
+	const char *reason;
+	enum tg_dmarc_from problem;
+} from_cases[] = {
+	{ { "From", "a@example.com", "From", "b@evil.example" },
+	  "multiple From headers: 2", TG_DMARC_FROM_MULTIPLE },
+	{ { "From", "a@example.com", "Subject", "x", "from ", "b@evil.example" },
+	  "multiple From headers: 2", TG_DMARC_FROM_MULTIPLE },
+	{ { "From", "a@example.com, b@evil.example", "Subject", "x" },
+	  "multiple From addresses: 2", TG_DMARC_FROM_MULTIPLE },
+	{ { "From", "A <a@example.com>, \"B, (c@x.example)\" <b@evil.example>" },
+	  "multiple From addresses: 2", TG_DMARC_FROM_MULTIPLE },
+	{ { "Subject", "x" }, "no From header", TG_DMARC_FROM_MISSING },
+	{ { NULL }, "no From header", TG_DMARC_FROM_MISSING },
+	{ { "From", "friends: a@example.com, b@evil.example;" }, "group syntax in From",
+	  TG_DMARC_FROM_INVALID },
+	{ { "From", "alice" }, "From address without @", TG_DMARC_FROM_INVALID },
+	{ { "From", "" }, "empty From header", TG_DMARC_FROM_INVALID },
+	{ { "From", "a@[192.0.2.1]" }, "address literal in From", TG_DMARC_FROM_INVALID },
+	{ { "From", "a@exa_mple.com" }, "From domain is not a valid DNS name",
+	  TG_DMARC_FROM_INVALID },
+};
+
 START_TEST(test_check_from_errors)
 {
-	static const char *const two_addrs[] = { "From", "a@example.com, b@evil.example",
-		"Subject", "x", NULL };
-	static const char *const two_headers[] = { "From", "a@example.com",
-		"From", "b@evil.example", NULL };
-	static const char *const none[] = { "Subject", "x", NULL };
-	struct tg_strbuf err = { 0 };
-	struct tg_config *cfg = load_cfg("", &err);
+	const struct from_case *c = &from_cases[_i];
 	const struct tg_result *r;
 	struct tg_conn *conn;
 
-	ck_assert_msg(cfg != NULL, "config: %s", tg_strbuf_str(&err));
-	r = run_eom(cfg, "198.51.100.7", two_addrs, &conn);
+	r = run_eom(shared_cfg, "198.51.100.7", c->hdrs, &conn);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->outcome, TG_PERMERROR);
-	ck_assert_str_eq(r->reason, "multiple From addresses: 2");
+	ck_assert_str_eq(r->reason, c->reason);
 	ck_assert_ptr_null(r->policy);
 	ck_assert_ptr_null(r->domain);
+	ck_assert_ptr_null(r->props);
 	ck_assert(!r->internal);
-	tg_conn_free(&conn);
-	r = run_eom(cfg, "198.51.100.7", two_headers, &conn);
-	ck_assert_int_eq(r->outcome, TG_PERMERROR);
-	ck_assert_str_eq(r->reason, "multiple From headers: 2");
-	tg_conn_free(&conn);
-	r = run_eom(cfg, "198.51.100.7", none, &conn);
-	ck_assert_int_eq(r->outcome, TG_PERMERROR);
-	ck_assert_str_eq(r->reason, "no From header");
+	ck_assert_int_eq(tg_dmarc_from_problem(r), c->problem);
 	tg_conn_free(&conn);
 	/* a trusted client is not checked (CheckTrustedClients no) */
-	r = run_eom(cfg, "192.0.2.1", two_addrs, &conn);
+	r = run_eom(shared_cfg, "192.0.2.1", c->hdrs, &conn);
 	ck_assert_ptr_null(r);
+	ck_assert_int_eq(tg_dmarc_from_problem(r), TG_DMARC_FROM_OK);
 	tg_conn_free(&conn);
-	tg_config_release(&cfg);
-	tg_strbuf_free(&err);
+}
+END_TEST
+
+/* invalid_record - tg_dns_hook: every name holds one TXT record, an
+   invalid DMARC record */
+static struct ub_result *
+invalid_record(const char *name, int type)
+{
+	static const char rdata[] = "\021v=DMARC1; p=bogus";	/* one character-string */
+	struct ub_result *res = xcalloc(1, sizeof(*res));
+
+	res->qname = xstrdup(name);
+	res->qtype = type;
+	res->qclass = 1;
+	res->data = xcalloc(2, sizeof(*res->data));
+	res->len = xcalloc(2, sizeof(*res->len));
+	res->data[0] = xmalloc(sizeof(rdata) - 1);
+	memcpy(res->data[0], rdata, sizeof(rdata) - 1);
+	res->len[0] = (int)sizeof(rdata) - 1;
+	res->havedata = type == ns_t_txt;
+	return res;
+}
+
+/* an invalid record is a permerror too, but with the From domain: no
+   From problem */
+START_TEST(test_check_invalid_record)
+{
+	static const char *const hdrs[] = { "From", "A <a@broken.example>", NULL };
+	const struct tg_result *r;
+	struct tg_conn *conn;
+
+	tg_dns_hook = invalid_record;
+	r = run_eom(shared_cfg, "198.51.100.7", hdrs, &conn);
+	tg_dns_hook = NULL;
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(r->outcome == TG_PERMERROR, "%s: %s", tg_outcome_name(r->outcome),
+	    r->reason);
+	ck_assert_str_eq(r->reason, "invalid DMARC record at _dmarc.broken.example: Found "
+	    "DMARC record contained a bad token value");
+	ck_assert_str_eq(r->domain, "broken.example");
+	ck_assert_str_eq(r->props, "header.from=broken.example");
+	ck_assert_ptr_null(r->policy);
+	ck_assert_int_eq(tg_dmarc_from_problem(r), TG_DMARC_FROM_OK);
+	tg_conn_free(&conn);
 }
 END_TEST
 
@@ -738,16 +858,13 @@ END_TEST
 START_TEST(test_check_dns_down)
 {
 	static const char *const hdrs[] = { "From", "A <a@dns-down.example>", NULL };
-	struct tg_strbuf err = { 0 };
-	struct tg_config *cfg = load_cfg("", &err);
 	const struct tg_result *r;
 	struct tg_conn *conn;
 	struct timespec t0, t1;
 	double ms;
 
-	ck_assert_msg(cfg != NULL, "config: %s", tg_strbuf_str(&err));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = run_eom(cfg, "198.51.100.7", hdrs, &conn);
+	r = run_eom(shared_cfg, "198.51.100.7", hdrs, &conn);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ck_assert_ptr_nonnull(r);
@@ -759,8 +876,6 @@ START_TEST(test_check_dns_down)
 	ck_assert_ptr_null(r->policy);
 	ck_assert_msg(ms < 1500, "took %.0f ms", ms);
 	tg_conn_free(&conn);
-	tg_config_release(&cfg);
-	tg_strbuf_free(&err);
 }
 END_TEST
 
@@ -810,9 +925,14 @@ main(void)
 	tcase_add_test(tc, test_evaluate_no_record);
 	tcase_add_test(tc, test_sampling_random);
 
+	tc = tg_test_tcase(s, "from");
+	TG_LOOP_TEST(tc, test_from_problem, problem_cases);
+
 	tc = tg_test_tcase(s, "check");
 	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_check_from_errors);
+	tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
+	TG_LOOP_TEST(tc, test_check_from_errors, from_cases);
+	tcase_add_test(tc, test_check_invalid_record);
 	tcase_add_test(tc, test_check_dns_down);
 	tcase_add_test(tc, test_check_setup_error);
 

@@ -61,10 +61,23 @@ static const struct error_case {
 	  "permerror), got \"->\"\n" },
 	{ "rule a: dmarc-policy is maybe -> tag\n",
 	  "t:1:25: expected a DMARC policy (none, quarantine, reject), got \"maybe\"\n" },
+	{ "rule a: dmarc-from is several -> tag\n",
+	  "t:1:23: expected a From problem (missing, multiple, invalid), got \"several\"\n" },
+	{ "rule a: dmarc-from is permerror -> tag\n",
+	  "t:1:23: expected a From problem (missing, multiple, invalid), got \"permerror\"\n" },
+	{ "rule a: dmarc-from is multiple, -> tag\n",
+	  "t:1:33: expected a From problem (missing, multiple, invalid), got \"->\"\n" },
+	{ "rule a: dmarc-from is\n",
+	  "t:1:22: expected a From problem (missing, multiple, invalid), got end of line\n" },
+	{ "rule a: dmarc-from multiple -> tag\n", "t:1:20: expected \"is\", got \"multiple\"\n" },
+	{ "rule a: dmarc-from ~ /multiple/ -> tag\n", "t:1:20: expected \"is\", got \"~\"\n" },
+	{ "rule a: always -> tag\n\nrule b: dmarc is permerror\n"
+	  "    and not dmarc-from is Multiple -> tag\n",
+	  "t:4:27: expected a From problem (missing, multiple, invalid), got \"Multiple\"\n" },
 	{ "rule a: weather is fine -> tag\n",
-	  "t:1:9: expected a condition (spf, spf-helo, dkim, dmarc, dmarc-policy, client, authenticated, "
-	  "tls, trusted, helo, sender, sender-domain, recipient, recipient-domain, size, "
-	  "header, always, not, '('), got \"weather\"\n" },
+	  "t:1:9: expected a condition (spf, spf-helo, dkim, dmarc, dmarc-policy, dmarc-from, "
+	  "client, authenticated, tls, trusted, helo, sender, sender-domain, recipient, "
+	  "recipient-domain, size, header, always, not, '('), got \"weather\"\n" },
 	{ "rule a: client in friends -> accept\n",
 	  "t:1:19: expected a list name defined above, an address or a CIDR, got \"friends\"\n" },
 	{ "rule a: client in 192.0.2.1/24 -> accept\n",
@@ -153,6 +166,8 @@ static const char *const good_policies[] = {
 	"list l = \"quoted item\", x.example\nrule a: helo in l -> tag monitor\n",
 	"set reject-reply 554 5.7.1 \"Go away\"\nset tempfail-reply 421 4.3.2 \"later\"\n",
 	"rule a: header \"X-Weird_Name\" exists -> score -1\n",
+	"rule a: dmarc-from is missing,multiple , invalid -> reject\n",
+	"rule a: dmarc is permerror and not dmarc-from is multiple -> tag\n",
 };
 
 START_TEST(test_parse_good)
@@ -190,7 +205,7 @@ END_TEST
 
 START_TEST(test_load_file)
 {
-	char path[256], listpath[256];
+	char path[256], listpath[256], want[512];
 	struct tg_strbuf err = { 0 };
 	struct tg_policy *p;
 	FILE *fp;
@@ -217,6 +232,17 @@ START_TEST(test_load_file)
 	ck_assert_ptr_nonnull(strstr(tg_strbuf_str(&err), "expected a text file, got a NUL byte"));
 	tg_strbuf_truncate(&err, 0);
 
+	/* an error names the file and the line */
+	fp = fopen(path, "w");
+	fputs("# From problems\nrule from: dmarc-from is multiple,\n    absent -> reject\n", fp);
+	fclose(fp);
+	p = tg_policy_load(path, &err);
+	ck_assert_ptr_null(p);
+	snprintf(want, sizeof(want), "%s:3:5: expected a From problem (missing, multiple, "
+	    "invalid), got \"absent\"\n", path);
+	ck_assert_str_eq(tg_strbuf_str(&err), want);
+	tg_strbuf_truncate(&err, 0);
+
 	p = tg_policy_load("/nonexistent/policy.conf", &err);
 	ck_assert_ptr_null(p);
 	ck_assert_str_eq(tg_strbuf_str(&err),
@@ -240,6 +266,7 @@ struct facts {
 	const char *ip, *helo, *auth, *tls, *sender;
 	const char *rcpts[4];
 	const char *spf, *dkim[3], *dmarc, *dmarc_policy;
+	const char *dmarc_reason, *dmarc_domain;	/* as the DMARC check records them */
 	const char *headers[4][2];
 	unsigned long long size;
 };
@@ -277,8 +304,12 @@ make_msg(const struct facts *f)
 	for (size_t i = 0; i < 3 && f->dkim[i] != NULL; i++)
 		tg_result_add(msg, "dkim", tg_outcome_parse(f->dkim[i]), TG_PH_EOM, NULL);
 	if (f->dmarc) {
-		tg_result_add(msg, "dmarc", tg_outcome_parse(f->dmarc), TG_PH_EOM, NULL);
-		msg->results[msg->nresults - 1].policy = f->dmarc_policy;
+		struct tg_result *r = tg_result_add(msg, "dmarc", tg_outcome_parse(f->dmarc),
+		    TG_PH_EOM, NULL);
+
+		r->reason = f->dmarc_reason;
+		r->policy = f->dmarc_policy;
+		r->domain = f->dmarc_domain;
 	}
 	for (size_t i = 0; i < 4 && f->headers[i][0] != NULL; i++) {
 		struct tg_phase_arg arg = { .hname = f->headers[i][0], .hvalue = f->headers[i][1] };
@@ -297,6 +328,17 @@ struct eval_case {
 };
 
 #define TAGPOL "set tag-threshold 5\nset quarantine-threshold 10\nset reject-threshold 20\n"
+
+/* From problems apart from an invalid DMARC record (dmarc is permerror
+   for both); the facts as the DMARC check records them */
+#define FROMPOL "rule multi-from: dmarc-from is multiple\n" \
+	"    -> reject 550 5.7.1 \"Ambiguous From header\"\n" \
+	"rule bad-from: dmarc-from is missing, invalid -> quarantine\n" \
+	"rule dmarc-broken: dmarc is permerror -> tag\n"
+#define FROM_PROBLEM(why) .dmarc = "permerror", .dmarc_reason = (why)
+#define BAD_RECORD .dmarc = "permerror", .dmarc_domain = "example.com", \
+	.dmarc_reason = "invalid DMARC record at _dmarc.example.com: Found DMARC record " \
+	"contained a bad token value"
 
 static const struct eval_case eval_cases[] = {
 	{ "empty policy accepts", "", { 0 }, "accept", NULL, "250", "2.0.0", NULL, "", 0 },
@@ -359,6 +401,34 @@ static const struct eval_case eval_cases[] = {
 	  "Message rejected by policy", "rule dr", 0 },
 	{ "dmarc pass with p=reject", "rule dr: dmarc is fail and dmarc-policy is reject -> reject\n",
 	  { .dmarc = "pass", .dmarc_policy = "reject" }, "accept", NULL, "250", "2.0.0", NULL, "", 0 },
+	{ "two From fields", FROMPOL, { FROM_PROBLEM("multiple From headers: 2") },
+	  "reject", "multi-from", "550", "5.7.1", "Ambiguous From header", "rule multi-from", 0 },
+	{ "two From addresses", FROMPOL, { FROM_PROBLEM("multiple From addresses: 2") },
+	  "reject", "multi-from", "550", "5.7.1", "Ambiguous From header", "rule multi-from", 0 },
+	{ "no From", FROMPOL, { FROM_PROBLEM("no From header") },
+	  "quarantine", "bad-from", "250", "2.0.0", NULL, "rule bad-from", 0 },
+	{ "unparsable From", FROMPOL, { FROM_PROBLEM("group syntax in From") },
+	  "quarantine", "bad-from", "250", "2.0.0", NULL, "rule bad-from", 0 },
+	{ "invalid DMARC record is no From problem", FROMPOL, { BAD_RECORD },
+	  "tag", "dmarc-broken", "250", "2.0.0", NULL, "rule dmarc-broken", 0 },
+	{ "DMARC fail is no From problem", FROMPOL,
+	  { .dmarc = "fail", .dmarc_domain = "example.com", .dmarc_policy = "reject" },
+	  "accept", NULL, "250", "2.0.0", NULL, "", 0 },
+	{ "no DMARC result is no From problem", FROMPOL, { .spf = "pass" },
+	  "accept", NULL, "250", "2.0.0", NULL, "", 0 },
+	{ "dmarc-from list", "rule f: dmarc-from is missing, multiple -> reject\n",
+	  { FROM_PROBLEM("no From header") }, "reject", "f", "550", "5.7.1",
+	  "Message rejected by policy", "rule f", 0 },
+	{ "dmarc-from list, other problem", "rule f: dmarc-from is missing, multiple -> reject\n",
+	  { FROM_PROBLEM("From address without @") }, "accept", NULL, "250", "2.0.0", NULL, "", 0 },
+	{ "not dmarc-from", "rule r: dmarc is permerror and not dmarc-from is missing, multiple,"
+	  "invalid -> score 2\n", { BAD_RECORD }, "accept", NULL, "250", "2.0.0", NULL,
+	  "r(+2.0)", 2 },
+	{ "dmarc is permerror: a From problem", "rule p: dmarc is permerror -> reject\n",
+	  { FROM_PROBLEM("multiple From headers: 2") }, "reject", "p", "550", "5.7.1",
+	  "Message rejected by policy", "rule p", 0 },
+	{ "dmarc is permerror: an invalid record", "rule p: dmarc is permerror -> reject\n",
+	  { BAD_RECORD }, "reject", "p", "550", "5.7.1", "Message rejected by policy", "rule p", 0 },
 	{ "or and precedence", "rule x: spf is pass or spf is fail and dkim is pass -> tag\n",
 	  { .spf = "pass", .dkim = { "fail" } }, "tag", "x", "250", "2.0.0", NULL, "rule x", 0 },
 	{ "parentheses", "rule x: (spf is pass or spf is fail) and dkim is pass -> tag\n",
