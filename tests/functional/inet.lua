@@ -19,13 +19,5 @@ case("inet: big body refused at end of message, no reply to body chunks", functi
 	-- event instead, and the chunk passing the limit gets "skip"
 	local conn = open({ ip = "127.0.0.1" })
 	envelope(conn, "<a@remote.example>", "IN2")
-	for _, h in ipairs(HEADERS) do must("header", mt.header(conn, h[1], h[2])) end
-	must("eoh", mt.eoh(conn))
-	for i = 1, 3 do
-		must("body " .. i, mt.bodystring(conn, string.rep("y", 8000) .. "\r\n"))
-		eq("no reply to body chunk " .. i, "SMFIR_CONTINUE", reply_name(mt.getreply(conn)))
-	end
-	must("eom", mt.eom(conn))
-	eq("EOM reply", "SMFIR_REPLYCODE", reply_name(mt.getreply(conn)))
-	eom_reply(conn, "552", "5.3.4", "Message size exceeds fixed limit (ref: IN2)")
+	oversize_body(conn, HEADERS, "IN2")
 end)

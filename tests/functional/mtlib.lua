@@ -154,6 +154,22 @@ function eom_reply(conn, code, xcode, text)
 	return ok
 end
 
+-- oversize_body - headers, then three body chunks of 8000 bytes that
+-- pass a 10K MaxMessageSize, none answered (SMFIP_NR_BODY: the chunks
+-- past the limit are read and only counted), then the EOM reply must be
+-- 552 5.3.4 with the reference qid
+function oversize_body(conn, headers, qid)
+	for _, h in ipairs(headers) do must("header", mt.header(conn, h[1], h[2])) end
+	must("eoh", mt.eoh(conn))
+	for i = 1, 3 do
+		must("body " .. i, mt.bodystring(conn, string.rep("y", 8000) .. "\r\n"))
+		eq("no reply to body chunk " .. i, "SMFIR_CONTINUE", reply_name(mt.getreply(conn)))
+	end
+	must("eom", mt.eom(conn))
+	eq("EOM reply", "SMFIR_REPLYCODE", reply_name(mt.getreply(conn)))
+	eom_reply(conn, "552", "5.3.4", "Message size exceeds fixed limit (ref: " .. qid .. ")")
+end
+
 -- envelope - MAIL FROM from (queue id qid) and RCPT TO
 -- <bob@example.org>, each of which must be continued
 function envelope(conn, from, qid)
