@@ -42,6 +42,7 @@ struct mconn {
 	struct tg_conn *conn;
 	unsigned long pflags;		/* SMFIP_* agreed with the MTA */
 	int ack_fd;			/* TCP: the MTA's socket, ACKed at once; or -1 */
+	bool sender_refused;		/* MAIL decided reject/tempfail, told at RCPT */
 };
 
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,10 +55,13 @@ static unsigned long next_id;
    chunks too: a message over MaxMessageSize is refused at end of
    message, and the rest of its body costs less to read than a reply to
    every chunk of every other message (SMFIP_SKIP serves only where
-   every event is answered anyway: see tcp_socket) */
-#define WANT_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH \
-	| SMFIP_NR_BODY | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NOUNKNOWN | SMFIP_NODATA \
-	| SMFIP_SKIP | SMFIP_HDR_LEADSPC)
+   every event is answered anyway: see tcp_socket). MAIL too: a sender
+   refused there is told so at each RCPT, as Postfix's own
+   smtpd_delay_reject does with its sender restrictions, and the MTA
+   sends no message without a recipient. */
+#define WANT_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR \
+	| SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NOUNKNOWN \
+	| SMFIP_NODATA | SMFIP_SKIP | SMFIP_HDR_LEADSPC)
 #define NR_PFLAGS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT \
 	| SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 
@@ -227,7 +231,9 @@ reply(SMFICTX *ctx, const struct tg_msg *msg)
 	return v->action == TG_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
-/* early_verdict - a gate decided at MAIL or RCPT */
+/* early_verdict - a gate decided at MAIL or RCPT. A sender refused
+   with no reply to MAIL (SMFIP_NR_MAIL) keeps its message, and each
+   RCPT gets the refusal (refused_rcpt) */
 static sfsistat
 early_verdict(SMFICTX *ctx, struct mconn *mc, const char *rcpt)
 {
@@ -237,13 +243,26 @@ early_verdict(SMFICTX *ctx, struct mconn *mc, const char *rcpt)
 	tg_log_verdict(msg, rcpt);
 	tg_recorder_record(msg, rcpt != NULL ? TG_PH_RCPT : TG_PH_MAIL, rcpt);
 	if (msg->verdict.action < TG_TEMPFAIL)
-		return SMFIS_CONTINUE;
+		return rcpt != NULL ? SMFIS_CONTINUE : cont(mc, SMFIP_NR_MAIL);
+	if (rcpt == NULL && (mc->pflags & SMFIP_NR_MAIL)) {
+		mc->sender_refused = true;
+		return cont(mc, SMFIP_NR_MAIL);
+	}
 	rc = reply(ctx, msg);
 	if (rcpt != NULL)
 		msg->nrcpts_rejected++;
 	else
 		tg_msg_free(mc->conn);
 	return rc;
+}
+
+/* refused_rcpt - a recipient of a sender refused at MAIL: the MAIL
+   verdict's reply, already logged and recorded */
+static sfsistat
+refused_rcpt(SMFICTX *ctx, struct mconn *mc)
+{
+	mc->conn->msg->nrcpts_rejected++;
+	return reply(ctx, mc->conn->msg);
 }
 
 static sfsistat
@@ -304,13 +323,14 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 
 	if (mc == NULL)
 		return internal_error(ctx, NULL, "no connection context");
+	mc->sender_refused = false;
 	msg = tg_msg_new(mc->conn);
 	macros(ctx, mc->conn);
 	if (tg_msg_set_sender(msg, argv[0], argv[0] ? argv + 1 : NULL, &err) < 0)
 		tg_log_conn(TG_LOG_INFO, mc->conn, msg, "unparsable sender: %s", err);
 	if (tg_session_phase(msg, TG_PH_MAIL, NULL))
 		return early_verdict(ctx, mc, NULL);
-	return SMFIS_CONTINUE;
+	return cont(mc, SMFIP_NR_MAIL);
 }
 
 static sfsistat
@@ -322,6 +342,8 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (mc == NULL || mc->conn->msg == NULL)
 		return internal_error(ctx, mc ? mc->conn : NULL, "recipient without a message");
+	if (mc->sender_refused)
+		return refused_rcpt(ctx, mc);
 	msg = mc->conn->msg;
 	macros(ctx, mc->conn);
 	arg.rcpt = argv[0] ? argv[0] : "";
@@ -537,11 +559,16 @@ mlfi_eom(SMFICTX *ctx)
 	if (mc == NULL || mc->conn->msg == NULL)
 		return internal_error(ctx, mc ? mc->conn : NULL, "end of message without a message");
 	msg = mc->conn->msg;
-	macros(ctx, mc->conn);
-	tg_session_phase(msg, TG_PH_EOM, NULL);
-	rc = apply(ctx, mc, msg);
-	tg_recorder_record(msg, TG_PH_EOM, NULL);
-	tg_log_verdict(msg, NULL);
+	if (mc->sender_refused) {	/* an MTA that went on regardless */
+		rc = reply(ctx, msg);
+	} else {
+		macros(ctx, mc->conn);
+		tg_session_phase(msg, TG_PH_EOM, NULL);
+		rc = apply(ctx, mc, msg);
+		tg_recorder_record(msg, TG_PH_EOM, NULL);
+		tg_log_verdict(msg, NULL);
+	}
+	mc->sender_refused = false;
 	tg_msg_free(mc->conn);
 	return rc;
 }
@@ -551,8 +578,10 @@ mlfi_abort(SMFICTX *ctx)
 {
 	struct mconn *mc = smfi_getpriv(ctx);
 
-	if (mc != NULL)
+	if (mc != NULL) {
+		mc->sender_refused = false;
 		tg_msg_free(mc->conn);
+	}
 	return SMFIS_CONTINUE;
 }
 

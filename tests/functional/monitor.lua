@@ -37,15 +37,14 @@ end)
 
 case("monitor: submission without AUTH only logged", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_CONTINUE", reply_name(mail(conn, "<mon3@example.org>")))
+	sender(conn, "<mon3@example.org>", "SMFIR_CONTINUE")
 	log_expect({ from = "<mon3@example.org>" },
 	    { action = "accept", monitor = "reject", code = "530", xcode = "5.7.0", rule = "auth-required" })
 end)
 
 case("monitor: SIZE= over the limit only logged", function()
 	local conn = open()
-	eq("MAIL reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<mon4@remote.example>", { args = { "SIZE=5000" } })))
+	sender(conn, "<mon4@remote.example>", "SMFIR_CONTINUE", { args = { "SIZE=5000" } })
 	log_expect({ from = "<mon4@remote.example>" },
 	    { action = "accept", monitor = "reject", code = "552", rule = "size-limit" })
 end)

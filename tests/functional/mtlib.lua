@@ -88,13 +88,16 @@ end
 
 -- open - connect and send connection info.
 --   o.ip (default 198.51.100.7, an untrusted address), o.host,
---   o.daemon ({daemon_name} at connect), o.helo (sent unless false)
+--   o.daemon ({daemon_name} at connect), o.helo (sent unless false),
+--   o.proto (the SMFIP_* steps offered; miltertest offers them all)
 function open(o)
 	o = o or {}
 	-- SOCK: a unix socket path, or "inet:PORT@HOST"
 	local conn = mt.connect(SOCK:find("^inet") and SOCK or "unix:" .. SOCK, 40, 0.05)
 	if conn == nil then error("cannot connect to " .. SOCK) end
 	table.insert(conns, conn)
+	-- (miltertest takes the steps before the actions, whatever its manual says)
+	if o.proto then must("negotiate", mt.negotiate(conn, 6, o.proto, nil)) end
 	if o.daemon then
 		must("macro connect", mt.macro(conn, SMFIC_CONNECT, "{daemon_name}", o.daemon,
 		    "j", "mx.example.org"))
@@ -128,6 +131,16 @@ end
 function rcpt(conn, to)
 	must("rcptto", mt.rcptto(conn, to))
 	return mt.getreply(conn)
+end
+
+-- sender - MAIL FROM, which tollgate does not answer (SMFIP_NR_MAIL),
+-- then RCPT TO a local recipient, whose reply must be want:
+-- SMFIR_REPLYCODE for a sender refused at MAIL (told at each RCPT, as
+-- Postfix's smtpd_delay_reject does), SMFIR_CONTINUE for one accepted.
+-- The MAIL log line is written by the time RCPT is answered.
+function sender(conn, from, want, o)
+	eq("MAIL reply (none)", "SMFIR_CONTINUE", reply_name(mail(conn, from, o)))
+	eq("RCPT reply", want, reply_name(rcpt(conn, "<bob@example.org>")))
 end
 
 -- data - headers (list of {name, value}), then body; returns the EOM reply.

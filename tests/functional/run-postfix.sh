@@ -226,11 +226,16 @@ fi
 
 # ---------------------------------------------------------------- size
 
-smtp_raw "EHLO client.remote.example" "MAIL FROM:<big@remote.example> SIZE=200000" QUIT \
-    >"$TG_DIR/size1.smtp" 2>&1
+# tollgate does not answer MAIL FROM (SMFIP_NR_MAIL): a sender refused
+# there is refused at each RCPT TO, as Postfix's smtpd_delay_reject does
+smtp_raw "EHLO client.remote.example" "MAIL FROM:<big@remote.example> SIZE=200000" \
+    "RCPT TO:<bob@example.org>" QUIT >"$TG_DIR/size1.smtp" 2>&1
 OUT=$TG_DIR/size1.smtp
-r=$(awk 'f && /^<- / { sub(/^<- /, ""); print; exit } /^-> MAIL FROM/ { f = 1 }' "$OUT")
-tg_match "size: SIZE=200000 over MaxMessageSize 100K refused at MAIL by tollgate" \
+raw_reply() { awk -v cmd="$1" 'f && /^<- / { sub(/^<- /, ""); print; exit }
+	index($0, "-> " cmd) == 1 { f = 1 }' "$OUT"; }
+tg_match "size: MAIL FROM with SIZE=200000 answered by Postfix" '^250 ' "$(raw_reply "MAIL FROM")"
+r=$(raw_reply "RCPT TO")
+tg_match "size: SIZE=200000 over MaxMessageSize 100K refused at RCPT by tollgate" \
     '^552 5\.3\.4 Message size exceeds fixed limit \(ref: c[0-9]+\.[0-9]+\)$' "$r"
 check_ref "size: SIZE" "$r"
 
@@ -247,8 +252,8 @@ else tg_fail "size: nothing relayed" "no sink file" "$(sink_file size2)"; fi
 # ---------------------------------------------------------------- submission
 
 PORT=$PF_SUBMISSION_PORT send sub1 --from alice@example.org --to x@remote.example --quit-after RCPT
-r=$(reply_to "MAIL FROM:<alice@example.org>")
-tg_match "submission: without AUTH refused 530 5.7.0 at MAIL" \
+r=$(reply_to "RCPT TO:<x@remote.example>")
+tg_match "submission: without AUTH refused 530 5.7.0 at RCPT" \
     '^530 5\.7\.0 Authentication required \(ref: c[0-9]+\.[0-9]+\)$' "$r"
 tg_grep "submission: log names the service" "daemon=submission from=<alice@example.org>" "$LOG"
 
@@ -269,14 +274,14 @@ if [ $HAVE_SASL = yes ]; then
 
 	PORT=$PF_SUBMISSION_PORT send sub3 --from alice@example.org --to bob@example.org \
 	    --auth PLAIN --auth-user bob@example.org --auth-password bobpw --quit-after RCPT
-	r=$(reply_to "MAIL FROM:<alice@example.org>")
+	r=$(reply_to "RCPT TO:<bob@example.org>")
 	tg_match "submission: sender not owned by the login refused 553 5.7.1" \
 	    '^553 5\.7\.1 Sender address not owned by the authenticated user \(ref: c[0-9]+\.[0-9]+\)$' "$r"
 
 	PORT=$PF_SUBMISSION_PORT send sub4 --from orders@sales.example.org --to x@remote.example \
 	    --auth PLAIN --auth-user bob@example.org --auth-password bobpw --quit-after RCPT
 	tg_match "submission: @domain entry of the login accepted" '^250 ' \
-	    "$(reply_to "MAIL FROM:<orders@sales.example.org>")"
+	    "$(reply_to "RCPT TO:<x@remote.example>")"
 else
 	echo "# saslpasswd2 not found: SMTP AUTH cases left to run-miltertest.sh"
 fi

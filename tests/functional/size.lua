@@ -13,10 +13,9 @@ end
 
 local HEADERS = { { "From", "<a@remote.example>" }, { "Subject", "size test" } }
 
-case("size: SIZE= above MaxMessageSize refused at MAIL with 552 5.3.4", function()
+case("size: SIZE= above MaxMessageSize refused with 552 5.3.4", function()
 	local conn = open()
-	local r = mail(conn, "<big1@remote.example>", { args = { "SIZE=20000" } })
-	eq("MAIL reply", "SMFIR_REPLYCODE", reply_name(r))
+	sender(conn, "<big1@remote.example>", "SMFIR_REPLYCODE", { args = { "SIZE=20000" } })
 	local f = log_expect({ from = "<big1@remote.example>" },
 	    { action = "reject", code = "552", xcode = "5.3.4", rule = "size-limit",
 	      reasons = "size-limit: announced SIZE=20000 exceeds 10240" })
@@ -26,21 +25,30 @@ end)
 
 case("size: SIZE= equal to MaxMessageSize accepted", function()
 	local conn = open()
-	eq("MAIL reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<big2@remote.example>", { args = { "SIZE=" .. LIMIT } })))
+	sender(conn, "<big2@remote.example>", "SMFIR_CONTINUE", { args = { "SIZE=" .. LIMIT } })
 end)
 
 case("size: SIZE= with other ESMTP parameters", function()
 	local conn = open()
-	eq("MAIL reply", "SMFIR_REPLYCODE",
-	    reply_name(mail(conn, "<big3@remote.example>", { args = { "BODY=8BITMIME", "SIZE=10241" } })))
+	sender(conn, "<big3@remote.example>", "SMFIR_REPLYCODE",
+	    { args = { "BODY=8BITMIME", "SIZE=10241" } })
 	log_expect({ from = "<big3@remote.example>" }, { code = "552", xcode = "5.3.4" })
 end)
 
 case("size: malformed SIZE= is ignored", function()
 	local conn = open()
-	eq("MAIL reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<big4@remote.example>", { args = { "SIZE=lots" } })))
+	sender(conn, "<big4@remote.example>", "SMFIR_CONTINUE", { args = { "SIZE=lots" } })
+end)
+
+case("size: an MTA that does not offer SMFIP_NR_MAIL is refused at RCPT too", function()
+	-- every step but SMFIP_NR_MAIL (0x4000) of SMFI_CURR_PROT: libmilter
+	-- answers MAIL "continue" itself, and the refusal comes at RCPT
+	local conn = open({ proto = 0x1FBFFF })
+	sender(conn, "<big5@remote.example>", "SMFIR_REPLYCODE", { args = { "SIZE=20000" } })
+	log_expect({ from = "<big5@remote.example>" }, { code = "552", xcode = "5.3.4" })
+	-- the refused transaction ends with it: a new MAIL is judged afresh
+	mt.abort(conn)
+	sender(conn, "<big6@remote.example>", "SMFIR_CONTINUE", { args = { "SIZE=100" } })
 end)
 
 case("size: message of exactly MaxMessageSize accepted", function()

@@ -4,9 +4,9 @@
 -- TrustedNetworks 192.0.2.0/24 (the test clients are not in it).
 dofile(FUNCDIR .. "/mtlib.lua")
 
-case("submission: no AUTH on the submission service refused 530 5.7.0 at MAIL", function()
+case("submission: no AUTH on the submission service refused 530 5.7.0", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_REPLYCODE", reply_name(mail(conn, "<sub1@example.org>")))
+	sender(conn, "<sub1@example.org>", "SMFIR_REPLYCODE")
 	log_expect({ from = "<sub1@example.org>" },
 	    { action = "reject", code = "530", xcode = "5.7.0", rule = "auth-required",
 	      daemon = "submission",
@@ -15,30 +15,27 @@ end)
 
 case("submission: a second SubmissionDaemons name is honoured", function()
 	local conn = open({ daemon = "msa" })
-	eq("MAIL reply", "SMFIR_REPLYCODE", reply_name(mail(conn, "<sub2@example.org>")))
+	sender(conn, "<sub2@example.org>", "SMFIR_REPLYCODE")
 	log_expect({ from = "<sub2@example.org>" }, { code = "530", xcode = "5.7.0" })
 end)
 
 case("submission: another daemon without AUTH may send to local domains", function()
 	local conn = open({ daemon = "smtpd" })
-	eq("MAIL reply", "SMFIR_CONTINUE", reply_name(mail(conn, "<sub3@remote.example>")))
-	eq("RCPT local reply", "SMFIR_CONTINUE", reply_name(rcpt(conn, "<bob@example.org>")))
+	sender(conn, "<sub3@remote.example>", "SMFIR_CONTINUE")
 end)
 
 case("submission: authenticated, owned sender accepted and may relay", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<alice@example.org>", { qid = "SUB4", auth = "alice" })))
+	sender(conn, "<alice@example.org>", "SMFIR_CONTINUE", { qid = "SUB4", auth = "alice" })
 	eq("RCPT remote reply", "SMFIR_CONTINUE", reply_name(rcpt(conn, "<x@remote.example>")))
 	eq("EOM reply", "SMFIR_CONTINUE", reply_name(data(conn)))
-	log_expect({ qid = "SUB4", nrcpt = "1" },
+	log_expect({ qid = "SUB4", nrcpt = "2" },
 	    { action = "accept", auth = "alice", daemon = "submission" })
 end)
 
 case("submission: authenticated, sender not owned refused 553 5.7.1", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_REPLYCODE",
-	    reply_name(mail(conn, "<alice@example.org>", { auth = "bob" })))
+	sender(conn, "<alice@example.org>", "SMFIR_REPLYCODE", { auth = "bob" })
 	log_expect({ from = "<alice@example.org>", auth = "bob" },
 	    { action = "reject", code = "553", xcode = "5.7.1", rule = "sender-login",
 	      reasons = "sender-login: sender alice@example.org is not owned by login bob" })
@@ -46,47 +43,41 @@ end)
 
 case("submission: an @domain entry gives the whole domain", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply (bob)", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<anyone@sales.example.org>", { auth = "bob" })))
+	sender(conn, "<anyone@sales.example.org>", "SMFIR_CONTINUE", { auth = "bob" })
 	conn = open({ daemon = "submission" })
-	eq("MAIL reply (carol)", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<orders@sales.example.org>", { auth = "carol" })))
+	sender(conn, "<orders@sales.example.org>", "SMFIR_CONTINUE", { auth = "carol" })
 	conn = open({ daemon = "submission" })
-	eq("MAIL reply (alice, not listed)", "SMFIR_REPLYCODE",
-	    reply_name(mail(conn, "<orders@sales.example.org>", { auth = "alice" })))
+	sender(conn, "<orders@sales.example.org>", "SMFIR_REPLYCODE", { auth = "alice" })
 end)
 
 case("submission: sender domain compared without regard to case", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<alice@EXAMPLE.org>", { auth = "alice" })))
+	sender(conn, "<alice@EXAMPLE.org>", "SMFIR_CONTINUE", { auth = "alice" })
 end)
 
 case("submission: sender not in the map at all refused", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_REPLYCODE",
-	    reply_name(mail(conn, "<someone@remote.example>", { auth = "alice" })))
+	sender(conn, "<someone@remote.example>", "SMFIR_REPLYCODE", { auth = "alice" })
 	log_expect({ from = "<someone@remote.example>", auth = "alice" },
 	    { code = "553", xcode = "5.7.1", rule = "sender-login" })
 end)
 
 case("submission: sender-login also applies to AUTH on port 25", function()
 	local conn = open({ daemon = "smtpd" })
-	eq("MAIL reply", "SMFIR_REPLYCODE",
-	    reply_name(mail(conn, "<alice@example.org>", { auth = "carol" })))
+	sender(conn, "<alice@example.org>", "SMFIR_REPLYCODE", { auth = "carol" })
 end)
 
 case("submission: null sender of an authenticated user accepted", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL reply", "SMFIR_CONTINUE", reply_name(mail(conn, "<>", { auth = "alice" })))
+	sender(conn, "<>", "SMFIR_CONTINUE", { auth = "alice" })
 end)
 
 case("submission: a refused MAIL does not stop the next one", function()
 	local conn = open({ daemon = "submission" })
-	eq("MAIL 1 reply", "SMFIR_REPLYCODE",
-	    reply_name(mail(conn, "<alice@example.org>", { auth = "bob" })))
+	sender(conn, "<alice@example.org>", "SMFIR_REPLYCODE", { auth = "bob" })
+	eq("RCPT 2 of the refused sender", "SMFIR_REPLYCODE",
+	    reply_name(rcpt(conn, "<x@remote.example>")))
 	mt.abort(conn)
-	eq("MAIL 2 reply", "SMFIR_CONTINUE",
-	    reply_name(mail(conn, "<bob@sales.example.org>", { auth = "bob" })))
+	sender(conn, "<bob@sales.example.org>", "SMFIR_CONTINUE", { auth = "bob" })
 	eq("RCPT reply", "SMFIR_CONTINUE", reply_name(rcpt(conn, "<x@remote.example>")))
 end)
