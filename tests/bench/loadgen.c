@@ -6,7 +6,7 @@
  * per 1000 messages, peak RSS and open file descriptors from /proc.
  *
  *   loadgen -s SOCKET -d CORPUS -n MESSAGES [-c CONCURRENCY] [-k PER_CONN]
- *           [-w WARMUP] [-p PID[,PID...]] [-l LABEL] [-j JSONFILE] [-DFqS]
+ *           [-w WARMUP] [-p PID[,PID...]] [-l LABEL] [-j JSONFILE] [-DFLqS]
  *           [-t SECONDS] [-T SECONDS]
  *
  * SOCKET is unix:/path or inet:PORT@ADDR. CORPUS is a directory with a
@@ -44,7 +44,9 @@
  * to end of message (or the reject that ended it earlier).
  *
  * Prints one JSON object (to JSONFILE, or stdout) and a human line on
- * stderr. Exit 0, 1 when a message got a protocol error, 2 on usage.
+ * stderr; with -L the object also has every message's latency, sorted
+ * ("lat_all_ms"), so that short runs can be pooled.
+ * Exit 0, 1 when a message got a protocol error, 2 on usage.
  */
 #include "autoconf.h"
 
@@ -1024,7 +1026,7 @@ static void
 usage(void)
 {
 	fputs("usage: loadgen -s SOCKET -d CORPUS -n MESSAGES [-c CONCURRENCY] [-k PER_CONN]\n"
-	    "               [-w WARMUP] [-p PID[,PID...]] [-l LABEL] [-j JSONFILE] [-DFqS]\n"
+	    "               [-w WARMUP] [-p PID[,PID...]] [-l LABEL] [-j JSONFILE] [-DFLqS]\n"
 	    "               [-t SECONDS] [-T SECONDS]\n",
 	    stderr);
 	exit(2);
@@ -1040,11 +1042,11 @@ main(int argc, char **argv)
 	struct procinfo before[MAX_PIDS], after[MAX_PIDS];
 	double secs, sys0, sys1, self0, self1, cpu = 0;
 	long hwm = 0, rss0 = 0, rss = 0, fds0 = 0, fds1 = 0, threads = 0;
-	bool quiet = false;
+	bool quiet = false, all_latencies = false;
 	FILE *out = stdout;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:d:DFj:k:l:n:p:qSs:t:T:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:DFj:k:Ll:n:p:qSs:t:T:w:")) != -1) {
 		switch (ch) {
 		case 'c': conc = strtoul(optarg, NULL, 10); break;
 		case 'd': dir = optarg; break;
@@ -1052,6 +1054,7 @@ main(int argc, char **argv)
 		case 'F': unbuffered = true; break;
 		case 'j': jsonfile = optarg; break;
 		case 'k': per_conn = strtoul(optarg, NULL, 10); break;
+		case 'L': all_latencies = true; break;
 		case 'l': label = optarg; break;
 		case 'n': total = strtoul(optarg, NULL, 10); break;
 		case 'p':
@@ -1132,6 +1135,11 @@ main(int argc, char **argv)
 		    "\"peak_rss_kb\":%ld,\"rss_kb_before\":%ld,\"rss_kb\":%ld,\"threads\":%ld,"
 		    "\"fds_before\":%ld,\"fds_after\":%ld}", cpu, cpu * 1000.0 / (double)total, hwm,
 		    rss0, rss, threads, fds0, fds1);
+	if (all_latencies)
+		for (unsigned long i = 0; i < total; i++)
+			fprintf(out, "%s%.3f", i ? "," : ",\"lat_all_ms\":[", latency[i]);
+	if (all_latencies && total > 0)
+		fputc(']', out);
 	fprintf(out, ",\"aborted\":%s}\n", atomic_load(&giving_up) ? "true" : "false");
 	if (out != stdout)
 		fclose(out);

@@ -32,7 +32,9 @@
 #     to tollgate and nullmilter with 1, 10, 100 connections: messages/s,
 #     latency p50/p99, filter CPU seconds per 1000 messages, peak RSS;
 #   end to end: loadgen -S sends the same corpus over SMTP with 20
-#     sessions (and 1 session, for the latency each filter adds) to
+#     sessions, and with 1 session for the latency each filter adds (in
+#     LAT_SLICES short runs per set-up, the set-ups in turn, so that the
+#     added latency is taken slice by slice), to
 #     Postfix: (a) no milter, (b) nullmilter, (b') nullmilter -N,
 #     (c) tollgate, (d) pyspf-milter + OpenDKIM + OpenDMARC; plus
 #     smtp-source with 20 sessions of a 4 KB message as a cross-check.
@@ -60,11 +62,11 @@ QUICK=${BENCH_QUICK:-0}
 if [ $QUICK = 1 ]; then
 	REPS=${BENCH_REPS:-1}
 	MILTER_N1=300 MILTER_N=1500 E2E_N=600 E2E_N1=100 SRC_N=400 SOAK=${BENCH_SOAK:-0}
-	MAX_T=4
+	LAT_SLICES=2 MAX_T=4
 else
 	REPS=${BENCH_REPS:-3}
 	MILTER_N1=1000 MILTER_N=3000 E2E_N=2000 E2E_N1=300 SRC_N=1000 SOAK=${BENCH_SOAK:-1}
-	MAX_T=6
+	LAT_SLICES=5 MAX_T=6
 fi
 ONLY=${BENCH_ONLY:-all}		# all, or milter: the milter-level runs alone
 PROFILE=${BENCH_PROFILE:-0}	# 1: perf profile of tollgate under load, then stop;
@@ -443,9 +445,9 @@ queue_drain() {
 last_json() {
 	tail -n 1 "$1"
 }
-record() {	# record KIND SETUP REP FILE
+record() {	# record KIND SETUP REP FILE [SLICE]
 	last_json "$4" | jq -c --arg kind "$1" --arg setup "$2" --argjson rep "$3" \
-	    '. + {kind: $kind, setup: $setup, rep: $rep}' >>"$RAW"
+	    --argjson slice "${5:-0}" '. + {kind: $kind, setup: $setup, rep: $rep, slice: $slice}' >>"$RAW"
 }
 
 # ---------------------------------------------------------------- runs
@@ -460,16 +462,17 @@ milter_run() {
 	[ -s "$out" ] && record milter "$1" "$4" "$out"
 }
 
-# e2e_run SETUP SESSIONS MSGS REP - loadgen -S through Postfix
+# e2e_run SETUP SESSIONS MSGS REP [SLICE] - loadgen -S through Postfix;
+# with one session every message's latency is kept (-L)
 e2e_run() {
 	local out=$TG_DIR/lg.json pids
 	pids=$(pids_of "$1")
 	: >"$out"
 	tg_ns "$LOADGEN" -q -S -s "inet:$(port_of "$1")@127.0.0.1" -d "$CORPUS" -c "$2" -n "$3" \
 	    -t $((MAX_T * 2)) -w "$2" ${pids:+-p "$pids"} -l "$1" -j "$out" \
-	    2>>"$TG_DIR/loadgen.err" ||
+	    $([ "$2" = 1 ] && echo -L) 2>>"$TG_DIR/loadgen.err" ||
 	    say "warning: SMTP run $1 s=$2 had errors"
-	[ -s "$out" ] && record e2e "$1" "$4" "$out"
+	[ -s "$out" ] && record e2e "$1" "$4" "$out" "${5:-0}"
 	queue_drain
 }
 
@@ -567,7 +570,14 @@ for rep in $(seq 1 "$REPS"); do
 	[ -n "$E2E_SETUPS" ] && say "repetition $rep/$REPS: end to end"
 	for s in $E2E_SETUPS; do
 		e2e_run "$s" $SESSIONS $E2E_N "$rep"
-		e2e_run "$s" 1 $E2E_N1 "$rep"
+	done
+	# latency at 1 session: LAT_SLICES short runs per set-up, taken in
+	# turn so that drift hits every set-up alike; report.jq pools their
+	# latencies, and takes the latency a filter adds slice by slice
+	for k in $(seq 1 "$LAT_SLICES"); do
+		for s in $E2E_SETUPS; do
+			e2e_run "$s" 1 $((E2E_N1 / LAT_SLICES)) "$rep" "$k"
+		done
 	done
 	[ -n "$E2E_SETUPS" ] && say "repetition $rep/$REPS: smtp-source"
 	for s in $E2E_SETUPS; do

@@ -26,10 +26,10 @@ def sock: if . == "none" then "-" elif endswith("-u") then "unix" else "inet" en
 	+ (($x.outcomes.reject // 0) | tostring | lpad(8))),
 "  filterCPU = CPU seconds per 1000 messages of the filter process(es); sysCPU = whole machine",
 "",
-"RATIOS (same run)            unix    inet",
+"RATIOS (same run)                    unix    inet",
 (["c/b", "c/b'", "c/a", "c/d", "cpu d/c", "tollgate_added_p50_ms", "tollgate_added_p99_ms",
-  "chain_added_p50_ms", "smtp_source c/b", "smtp_source c/a", "smtp_source c/d"][] as $k
-	| ($k | rpad(24)) + ($r.ratios.unix[$k] | v | lpad(8)) + ($r.ratios.inet[$k] | v | lpad(8))),
+  "nullmilter_added_p50_ms", "tollgate_over_nullmilter_p50_ms", "chain_added_p50_ms", "smtp_source c/b", "smtp_source c/a", "smtp_source c/d"][] as $k
+	| ($k | rpad(32)) + ($r.ratios.unix[$k] | v | lpad(8)) + ($r.ratios.inet[$k] | v | lpad(8))),
 "",
 "MILTER LEVEL  loadgen straight to the filter socket",
 ("setup" | rpad(20)) + ("sock" | rpad(5)) + ("conns" | lpad(6)) + ("msg/s" | lpad(9)) + ("p50 ms" | lpad(8))
