@@ -528,6 +528,21 @@ authres(SMFICTX *ctx, const struct mconn *mc, const struct tg_msg *msg)
 	return rc;
 }
 
+/* modify_failed - the MTA refused a change to the message: our fault,
+   OnInternalError decides, and the verdict logged and recorded says so */
+static sfsistat
+modify_failed(SMFICTX *ctx, struct tg_msg *msg)
+{
+	static const char rule[] = "internal-error:milter";
+	struct tg_verdict *v = &msg->verdict;
+
+	if (msg->conn->cfg->on_internal_error == TG_TEMPFAIL)
+		tg_verdict_set(v, TG_TEMPFAIL, "451", "4.3.0",
+		    "Temporary filter failure, try again later", rule);
+	tg_verdict_reason(msg->arena, v, "%s: could not modify the message", rule);
+	return internal_error(ctx, msg->conn, "could not modify the message");
+}
+
 /* apply - carry out an end-of-message verdict */
 static sfsistat
 apply(SMFICTX *ctx, const struct mconn *mc, struct tg_msg *msg)
@@ -545,7 +560,7 @@ apply(SMFICTX *ctx, const struct mconn *mc, struct tg_msg *msg)
 	if (rc == MI_SUCCESS && v->action == TG_QUARANTINE)
 		rc = quarantine(ctx, msg);
 	if (rc != MI_SUCCESS)
-		return internal_error(ctx, msg->conn, "could not modify the message");
+		return modify_failed(ctx, msg);
 	return SMFIS_CONTINUE;
 }
 

@@ -89,7 +89,8 @@ end
 -- open - connect and send connection info.
 --   o.ip (default 198.51.100.7, an untrusted address), o.host,
 --   o.daemon ({daemon_name} at connect), o.helo (sent unless false),
---   o.proto (the SMFIP_* steps offered; miltertest offers them all)
+--   o.proto, o.actions (the SMFIP_* steps and SMFIF_* actions offered;
+--   miltertest offers them all)
 function open(o)
 	o = o or {}
 	-- SOCK: a unix socket path, or "inet:PORT@HOST"
@@ -97,7 +98,9 @@ function open(o)
 	if conn == nil then error("cannot connect to " .. SOCK) end
 	table.insert(conns, conn)
 	-- (miltertest takes the steps before the actions, whatever its manual says)
-	if o.proto then must("negotiate", mt.negotiate(conn, 6, o.proto, nil)) end
+	if o.proto or o.actions then
+		must("negotiate", mt.negotiate(conn, 6, o.proto, o.actions))
+	end
 	if o.daemon then
 		must("macro connect", mt.macro(conn, SMFIC_CONNECT, "{daemon_name}", o.daemon,
 		    "j", "mx.example.org"))

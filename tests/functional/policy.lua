@@ -141,3 +141,14 @@ case("policy: no rule matches, message accepted untouched", function()
 	eq("X-Tollgate-Verdict added", nil, header_added(conn, "X-Tollgate-Verdict"))
 	log_expect({ qid = "POL17", nrcpt = "1" }, { action = "accept", score = "0.0", rule = false })
 end)
+
+case("policy: an MTA that refuses our header changes gets 451, and the log says so", function()
+	-- every action but SMFIF_ADDHDRS (0x01): no Authentication-Results
+	local conn = open({ actions = 0x1FE })
+	envelope(conn, "<a@remote.example>", "PF1")
+	refused(conn, reply_name(data(conn)), "PF1", "451", "4.3.0",
+	    "Temporary filter failure, try again later")
+	log_expect({ qid = "PF1", nrcpt = "1" }, { action = "tempfail", code = "451", xcode = "4.3.0",
+	    rule = "internal-error:milter",
+	    reasons = "internal-error:milter: could not modify the message" })
+end)
