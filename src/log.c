@@ -123,33 +123,47 @@ line_end(struct line *l, enum tg_loglevel lvl)
 	tg_strbuf_free(&l->sb);
 }
 
+/* the ids a line starts with; c == 0: none, m == 0: no message */
+struct ids {
+	unsigned long c, m;
+	const char *qid;
+};
+
+static struct ids
+ids_of(const struct tg_conn *conn, const struct tg_msg *msg)
+{
+	return (struct ids){ .c = conn != NULL ? conn->id : 0,
+	    .m = conn != NULL && msg != NULL ? msg->id : 0,
+	    .qid = msg != NULL ? msg->qid : NULL };
+}
+
 /* ids - connection, message and queue id */
 static void
-ids(struct line *l, const struct tg_conn *conn, const struct tg_msg *msg)
+ids(struct line *l, struct ids id)
 {
-	if (conn != NULL)
-		field_raw(l, "c", "%lu", conn->id);
-	if (msg != NULL) {
-		field_raw(l, "m", "%lu", msg->id);
-		field(l, "qid", msg->qid);
+	if (id.c == 0)
+		return;
+	field_raw(l, "c", "%lu", id.c);
+	if (id.m != 0) {
+		field_raw(l, "m", "%lu", id.m);
+		field(l, "qid", id.qid);
 	}
 }
 
 /* vlog - a free-text line with optional ids */
 static void
-vlog(enum tg_loglevel lvl, const struct tg_conn *conn, const struct tg_msg *msg,
-    const char *fmt, va_list ap)
+vlog(enum tg_loglevel lvl, struct ids id, const char *fmt, va_list ap)
 {
 	struct line l;
 	struct tg_strbuf text = { 0 };
 
 	line_start(&l, lvl);
-	ids(&l, conn, msg);
+	ids(&l, id);
 	tg_strbuf_vprintf(&text, fmt, ap);
 	if (l.json) {
 		field(&l, "msg", tg_strbuf_str(&text));
 	} else {
-		if (conn != NULL)
+		if (id.c != 0)
 			tg_strbuf_addch(&l.sb, ' ');
 		tg_text_line(&l.sb, tg_strbuf_str(&text), 4000);
 	}
@@ -163,7 +177,7 @@ tg_log(enum tg_loglevel lvl, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(lvl, NULL, NULL, fmt, ap);
+	vlog(lvl, ids_of(NULL, NULL), fmt, ap);
 	va_end(ap);
 }
 
@@ -174,7 +188,18 @@ tg_log_conn(enum tg_loglevel lvl, const struct tg_conn *conn,
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(lvl, conn, msg, fmt, ap);
+	vlog(lvl, ids_of(conn, msg), fmt, ap);
+	va_end(ap);
+}
+
+void
+tg_log_ids(enum tg_loglevel lvl, unsigned long conn_id, unsigned long msg_id, const char *qid,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, (struct ids){ .c = conn_id, .m = msg_id, .qid = qid }, fmt, ap);
 	va_end(ap);
 }
 
@@ -184,7 +209,7 @@ tg_log_fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(TG_LOG_FATAL, NULL, NULL, fmt, ap);
+	vlog(TG_LOG_FATAL, ids_of(NULL, NULL), fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -256,7 +281,7 @@ tg_log_verdict(const struct tg_msg *msg, const char *rcpt)
 	struct line l;
 
 	line_start(&l, TG_LOG_INFO);
-	ids(&l, msg->conn, msg);
+	ids(&l, ids_of(msg->conn, msg));
 	envelope(&l, msg, rcpt);
 	results(&l, msg, rcpt == NULL);
 	field_raw(&l, "score", "%.1f", v->score);

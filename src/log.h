@@ -24,6 +24,10 @@ void tg_log(enum tg_loglevel lvl, const char *fmt, ...)
 void tg_log_conn(enum tg_loglevel lvl, const struct tg_conn *conn,
     const struct tg_msg *msg, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* tg_log_ids - the same with the ids of a message that is gone */
+void tg_log_ids(enum tg_loglevel lvl, unsigned long conn_id, unsigned long msg_id,
+    const char *qid, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* tg_log_verdict - the summary line for msg->verdict; rcpt non-NULL
    for a line about one rejected recipient */
 void tg_log_verdict(const struct tg_msg *msg, const char *rcpt);

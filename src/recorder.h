@@ -1,9 +1,10 @@
 /*
  * recorder - the daemon's side of the verdict store: which verdicts
- * RecordVerdicts wants, the one store handle the milter threads share,
- * and the bound (StoreTimeout) on what recording may add to a verdict.
- * A store that is locked, full or broken costs a log line, never the
- * verdict: the message goes on as decided.
+ * RecordVerdicts wants, and one writer thread that writes them, so that
+ * the disk never holds up a verdict. A store that is locked or full is
+ * waited for (up to 30 s per record); one that stays so, or is broken,
+ * costs a log line per record, never the verdict: the message goes on
+ * as decided.
  */
 #ifndef TG_RECORDER_H
 #define TG_RECORDER_H
@@ -24,10 +25,17 @@ void tg_recorder_start(void);
 
 /* tg_recorder_record - record msg->verdict if RecordVerdicts asks for
    it; phase is TG_PH_MAIL, TG_PH_RCPT (rcpt: the recipient refused) or
-   TG_PH_EOM. Returns within StoreTimeout (plus SQLite's sleep step). */
+   TG_PH_EOM. Copies the record and queues it for the writer (at most
+   1000 wait; more are logged and not recorded). After
+   tg_recorder_stop() it writes at once, waiting at most StoreTimeout. */
 void tg_recorder_record(const struct tg_msg *msg, unsigned int phase, const char *rcpt);
 
-/* tg_recorder_stop - close the store (at exit) */
+/* tg_recorder_flush - wait until every record queued so far is written
+   or given up */
+void tg_recorder_flush(void);
+
+/* tg_recorder_stop - write what is queued (waiting at most 2 s more for
+   a locked store), stop the writer, close the store (at exit) */
 void tg_recorder_stop(void);
 
 #endif

@@ -432,6 +432,19 @@ tg_store_broken(const struct tg_store *s)
 	}
 }
 
+bool
+tg_store_retry(const struct tg_store *s)
+{
+	switch (s->last_rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_FULL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int
 tg_store_version(const struct tg_store *s)
 {
@@ -480,12 +493,118 @@ insert_list(struct tg_store *s, enum stmt_id id, int64_t verdict, const char *co
 	return 0;
 }
 
+/* copy - a copy in a (NULL stays NULL) */
+static const char *
+copy(struct tg_arena *a, const char *s)
+{
+	return s != NULL ? tg_arena_strdup(a, s) : NULL;
+}
+
+/* copy_list - copies of n strings in a */
+static const char **
+copy_list(struct tg_arena *a, const char *const *v, size_t n)
+{
+	const char **out = tg_arena_alloc(a, (n + 1) * sizeof(*out));
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = copy(a, v[i]);
+	return out;
+}
+
+/* rules_of - the rules that fired: the deciding one, then the rest */
+static size_t
+rules_of(struct tg_arena *a, const struct tg_verdict *v, const char ***rules_r)
+{
+	const char **rules = tg_arena_alloc(a, (v->nreasons + 1) * sizeof(*rules));
+	size_t n = 0;
+
+	if (v->rule != NULL)
+		rules[n++] = tg_arena_strdup(a, v->rule);
+	for (size_t i = 0; i < v->nreasons; i++) {
+		const char *r = fired_rule(a, v->reasons[i]);
+		bool dup = false;
+
+		for (size_t j = 0; j < n && r != NULL; j++)
+			dup = dup || strcmp(rules[j], r) == 0;
+		if (r != NULL && !dup)
+			rules[n++] = r;
+	}
+	*rules_r = rules;
+	return n;
+}
+
+void
+tg_store_rec_of(struct tg_store_rec *rec, const struct tg_msg *msg, unsigned int phase,
+    const char *rcpt, time_t when, struct tg_arena *a)
+{
+	const struct tg_conn *conn = msg->conn;
+	const struct tg_verdict *v = &msg->verdict;
+	bool sent_code = v->action >= TG_TEMPFAIL || v->monitored;
+	struct tg_store_header *h = tg_arena_alloc(a, (msg->nheaders + 1) * sizeof(*h));
+	struct tg_store_result *r = tg_arena_alloc(a, (msg->nresults + 1) * sizeof(*r));
+
+	memset(rec, 0, sizeof(*rec));
+	rec->time = when;
+	rec->qid = copy(a, msg->qid);
+	rec->ref = copy(a, tg_msg_ref(msg));
+	rec->phase = phase;
+	rec->client_ip = copy(a, conn->addr);
+	rec->addr_known = conn->addr_known;
+	rec->trusted = conn->trusted;
+	rec->client_name = copy(a, conn->hostname);
+	rec->helo = copy(a, conn->helo);
+	rec->auth_user = copy(a, conn->auth_user);
+	rec->tls_version = copy(a, conn->tls_version);
+	rec->daemon_name = copy(a, conn->daemon_name);
+	rec->sender = copy(a, msg->sender_raw);
+	rec->sender_domain = msg->sender_ok && !msg->sender.null && msg->sender.domain[0]
+	    ? copy(a, msg->sender.domain) : NULL;
+	rec->nrcpts = rcpt != NULL ? 1 : msg->nrcpts;
+	rec->rcpts = copy_list(a, rcpt != NULL ? &rcpt : (const char *const *)msg->rcpts,
+	    rec->nrcpts);
+	rec->nrcpts_rejected = (unsigned int)msg->nrcpts_rejected;
+	rec->subject = copy(a, tg_msg_header(msg, "Subject"));
+	rec->message_id = copy(a, tg_msg_header(msg, "Message-ID"));
+	rec->size = msg->size;
+	rec->size_announced = msg->size_announced;
+	for (size_t i = 0; i < msg->nheaders; i++) {
+		h[i].name = copy(a, msg->headers[i].name);
+		h[i].value = copy(a, msg->headers[i].value);
+	}
+	rec->headers = h;
+	rec->nheaders = msg->nheaders;
+	for (size_t i = 0; i < msg->nresults; i++) {
+		const struct tg_result *mr = &msg->results[i];
+
+		r[i] = (struct tg_store_result){ .method = copy(a, mr->method),
+		    .outcome = tg_outcome_name(mr->outcome), .phase = (unsigned int)mr->phase,
+		    .reason = copy(a, mr->reason), .policy = copy(a, mr->policy),
+		    .domain = copy(a, mr->domain), .props = copy(a, mr->props),
+		    .internal = mr->internal };
+	}
+	rec->results = r;
+	rec->nresults = msg->nresults;
+	rec->action = v->action;
+	rec->monitored = v->monitored;
+	rec->would = v->would;
+	rec->code = sent_code ? copy(a, tg_verdict_code(v)) : "";
+	rec->xcode = sent_code ? copy(a, tg_verdict_xcode(v)) : "";
+	rec->text = copy(a, v->text);
+	rec->rule = copy(a, v->rule);
+	rec->score = v->score;
+	rec->ms = tg_msg_elapsed_ms(msg);
+	rec->reasons = copy_list(a, (const char *const *)v->reasons, v->nreasons);
+	rec->nreasons = v->nreasons;
+	rec->nrules = rules_of(a, v, &rec->rules);
+	rec->state = v->action == TG_QUARANTINE ? TG_QS_HELD : TG_QS_NONE;
+}
+
 /* insert_results - one row per check result */
 static int
-insert_results(struct tg_store *s, int64_t verdict, const struct tg_msg *msg)
+insert_results(struct tg_store *s, int64_t verdict, const struct tg_store_rec *rec)
 {
-	for (size_t i = 0; i < msg->nresults; i++) {
-		const struct tg_result *r = &msg->results[i];
+	for (size_t i = 0; i < rec->nresults; i++) {
+		const struct tg_store_result *r = &rec->results[i];
 		sqlite3_stmt *st = tg_store_prepare(s, ST_RESULT);
 
 		if (st == NULL)
@@ -493,7 +612,7 @@ insert_results(struct tg_store *s, int64_t verdict, const struct tg_msg *msg)
 		sqlite3_bind_int64(st, 1, verdict);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
 		bind_str(st, 3, r->method);
-		bind_str(st, 4, tg_outcome_name(r->outcome));
+		bind_str(st, 4, r->outcome);
 		sqlite3_bind_int(st, 5, (int)r->phase);
 		bind_str(st, 6, r->reason);
 		bind_str(st, 7, r->policy);
@@ -508,108 +627,110 @@ insert_results(struct tg_store *s, int64_t verdict, const struct tg_msg *msg)
 
 /* insert_verdict - the verdicts row; its id or -1 */
 static int64_t
-insert_verdict(struct tg_store *s, const struct tg_msg *msg, unsigned int phase,
-    time_t when, struct tg_strbuf *headers)
+insert_verdict(struct tg_store *s, const struct tg_store_rec *rec, struct tg_strbuf *headers)
 {
-	const struct tg_conn *conn = msg->conn;
-	const struct tg_verdict *v = &msg->verdict;
-	bool sent_code = v->action >= TG_TEMPFAIL || v->monitored;
 	sqlite3_stmt *st = tg_store_prepare(s, ST_VERDICT);
 	int i = 1;
 
 	if (st == NULL)
 		return -1;
-	for (size_t h = 0; h < msg->nheaders; h++) {
-		tg_strbuf_appendn(headers, msg->headers[h].name, strlen(msg->headers[h].name) + 1);
-		tg_strbuf_appendn(headers, msg->headers[h].value,
-		    strlen(msg->headers[h].value) + 1);
+	tg_strbuf_truncate(headers, 0);
+	for (size_t h = 0; h < rec->nheaders; h++) {
+		tg_strbuf_appendn(headers, rec->headers[h].name, strlen(rec->headers[h].name) + 1);
+		tg_strbuf_appendn(headers, rec->headers[h].value,
+		    strlen(rec->headers[h].value) + 1);
 	}
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)when);
-	bind_str(st, i++, msg->qid);
-	bind_str(st, i++, tg_msg_ref(msg));
-	sqlite3_bind_int(st, i++, (int)phase);
-	bind_str(st, i++, conn->addr);
-	sqlite3_bind_int(st, i++, conn->addr_known);
-	sqlite3_bind_int(st, i++, conn->trusted);
-	bind_str(st, i++, conn->hostname);
-	bind_str(st, i++, conn->helo);
-	bind_str(st, i++, conn->auth_user);
-	bind_str(st, i++, conn->tls_version);
-	bind_str(st, i++, conn->daemon_name);
-	bind_str(st, i++, msg->sender_raw);
-	bind_str(st, i++, msg->sender_ok && !msg->sender.null && msg->sender.domain[0]
-	    ? msg->sender.domain : NULL);
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)msg->nrcpts_rejected);
-	bind_str(st, i++, tg_msg_header(msg, "Subject"));
-	bind_str(st, i++, tg_msg_header(msg, "Message-ID"));
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)msg->size);
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)msg->size_announced);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)rec->time);
+	bind_str(st, i++, rec->qid);
+	bind_str(st, i++, rec->ref);
+	sqlite3_bind_int(st, i++, (int)rec->phase);
+	bind_str(st, i++, rec->client_ip);
+	sqlite3_bind_int(st, i++, rec->addr_known);
+	sqlite3_bind_int(st, i++, rec->trusted);
+	bind_str(st, i++, rec->client_name);
+	bind_str(st, i++, rec->helo);
+	bind_str(st, i++, rec->auth_user);
+	bind_str(st, i++, rec->tls_version);
+	bind_str(st, i++, rec->daemon_name);
+	bind_str(st, i++, rec->sender);
+	bind_str(st, i++, rec->sender_domain);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)rec->nrcpts_rejected);
+	bind_str(st, i++, rec->subject);
+	bind_str(st, i++, rec->message_id);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)rec->size);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)rec->size_announced);
 	if (headers->len > 0)
 		sqlite3_bind_blob(st, i++, headers->s, (int)headers->len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i++);
-	bind_str(st, i++, tg_action_name(v->action));
-	sqlite3_bind_int(st, i++, v->monitored);
-	bind_str(st, i++, v->monitored ? tg_action_name(v->would) : NULL);
-	bind_str(st, i++, sent_code ? tg_verdict_code(v) : "");
-	bind_str(st, i++, sent_code ? tg_verdict_xcode(v) : "");
-	bind_str(st, i++, v->text);
-	bind_str(st, i++, v->rule);
-	sqlite3_bind_double(st, i++, v->score);
-	sqlite3_bind_double(st, i++, tg_msg_elapsed_ms(msg));
-	bind_str(st, i++, v->action == TG_QUARANTINE ? qstate_names[TG_QS_HELD] : NULL);
+	bind_str(st, i++, tg_action_name(rec->action));
+	sqlite3_bind_int(st, i++, rec->monitored);
+	bind_str(st, i++, rec->monitored ? tg_action_name(rec->would) : NULL);
+	bind_str(st, i++, rec->code);
+	bind_str(st, i++, rec->xcode);
+	bind_str(st, i++, rec->text);
+	bind_str(st, i++, rec->rule);
+	sqlite3_bind_double(st, i++, rec->score);
+	sqlite3_bind_double(st, i++, rec->ms);
+	bind_str(st, i++, rec->state != TG_QS_NONE ? qstate_names[rec->state] : NULL);
 	if (step_done(s, st, "cannot record the verdict") < 0)
 		return -1;
 	return sqlite3_last_insert_rowid(s->db);
 }
 
-/* rules_of - the rules that fired: the deciding one, then the rest */
-static size_t
-rules_of(struct tg_arena *a, const struct tg_verdict *v, const char ***rules_r)
+/* insert_rec - one record's rows, inside a transaction; its id or -1 */
+static int64_t
+insert_rec(struct tg_store *s, const struct tg_store_rec *rec, struct tg_strbuf *headers)
 {
-	const char **rules = tg_arena_alloc(a, (v->nreasons + 1) * sizeof(*rules));
-	size_t n = 0;
+	int64_t id = insert_verdict(s, rec, headers);
 
-	if (v->rule != NULL)
-		rules[n++] = v->rule;
-	for (size_t i = 0; i < v->nreasons; i++) {
-		const char *r = fired_rule(a, v->reasons[i]);
-		bool dup = false;
+	if (id < 0
+	    || insert_list(s, ST_RCPT, id, rec->rcpts, rec->nrcpts) < 0
+	    || insert_results(s, id, rec) < 0
+	    || insert_list(s, ST_REASON, id, rec->reasons, rec->nreasons) < 0
+	    || insert_list(s, ST_RULE, id, rec->rules, rec->nrules) < 0)
+		return -1;
+	return id;
+}
 
-		for (size_t j = 0; j < n && r != NULL; j++)
-			dup = dup || strcmp(rules[j], r) == 0;
-		if (r != NULL && !dup)
-			rules[n++] = r;
+int
+tg_store_add(struct tg_store *s, const struct tg_store_rec *const *recs, size_t n,
+    int64_t *ids)
+{
+	struct tg_strbuf headers = { 0 };
+	int rc = 0;
+
+	tg_store_begin_call(s);
+	if (exec(s, "BEGIN IMMEDIATE", "cannot lock the database") < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		int64_t id = insert_rec(s, recs[i], &headers);
+
+		if (id < 0)
+			rc = -1;
+		else if (ids != NULL)
+			ids[i] = id;
 	}
-	*rules_r = rules;
-	return n;
+	if (rc < 0 || exec(s, "COMMIT", "cannot commit") < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		rc = -1;
+	}
+	tg_strbuf_free(&headers);
+	return rc;
 }
 
 int64_t
 tg_store_record(struct tg_store *s, const struct tg_msg *msg, unsigned int phase,
     const char *rcpt, time_t when)
 {
-	struct tg_strbuf headers = { 0 };
 	struct tg_arena *a = tg_arena_new();
-	const char **rules;
-	size_t nrules = rules_of(a, &msg->verdict, &rules);
+	struct tg_store_rec rec;
+	const struct tg_store_rec *one = &rec;
 	int64_t id = -1;
 
-	tg_store_begin_call(s);
-	if (exec(s, "BEGIN IMMEDIATE", "cannot lock the database") < 0)
-		goto out;
-	id = insert_verdict(s, msg, phase, when, &headers);
-	if (id < 0
-	    || insert_list(s, ST_RCPT, id, rcpt ? &rcpt : msg->rcpts, rcpt ? 1 : msg->nrcpts) < 0
-	    || insert_results(s, id, msg) < 0
-	    || insert_list(s, ST_REASON, id, msg->verdict.reasons, msg->verdict.nreasons) < 0
-	    || insert_list(s, ST_RULE, id, rules, nrules) < 0
-	    || exec(s, "COMMIT", "cannot commit") < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	tg_store_rec_of(&rec, msg, phase, rcpt, when, a);
+	if (tg_store_add(s, &one, 1, &id) < 0)
 		id = -1;
-	}
-out:
-	tg_strbuf_free(&headers);
 	tg_arena_free(&a);
 	return id;
 }

@@ -118,13 +118,26 @@ const char *tg_store_error(const struct tg_store *s);
 /* tg_store_broken - the last failure means the file is unusable
    (corrupt, unreadable, gone), not merely busy or full */
 bool tg_store_broken(const struct tg_store *s);
+/* tg_store_retry - the last failure may pass later: the file is locked
+   by another writer, or the disk is full */
+bool tg_store_retry(const struct tg_store *s);
 /* tg_store_version - schema version of an open store */
 int tg_store_version(const struct tg_store *s);
 
-/* tg_store_record - record msg->verdict with the message's envelope,
-   headers and results; rcpt non-NULL: a verdict about that recipient
-   alone (phase TG_PH_RCPT). A quarantine starts as TG_QS_HELD. Returns
-   the new record's id, or -1 (nothing recorded). */
+/* tg_store_rec_of - the record of msg->verdict with the message's
+   envelope, headers and results, every string copied into a (it
+   outlives msg); rcpt non-NULL: a verdict about that recipient alone
+   (phase TG_PH_RCPT). A quarantine starts as TG_QS_HELD; id is 0. */
+void tg_store_rec_of(struct tg_store_rec *rec, const struct tg_msg *msg,
+    unsigned int phase, const char *rcpt, time_t when, struct tg_arena *a);
+
+/* tg_store_add - n records in one transaction; their ids into ids
+   (may be NULL). 0, or -1 with nothing recorded. */
+int tg_store_add(struct tg_store *s, const struct tg_store_rec *const *recs, size_t n,
+    int64_t *ids);
+
+/* tg_store_record - tg_store_rec_of() and tg_store_add() of one:
+   the new record's id, or -1 (nothing recorded) */
 int64_t tg_store_record(struct tg_store *s, const struct tg_msg *msg,
     unsigned int phase, const char *rcpt, time_t when);
 

@@ -8,7 +8,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libunbound-dev libsqlite3-dev libssl-dev check
 	miltertest postfix swaks iproute2 nsd publicsuffix
 	procps valgrind sasl2-bin libsasl2-modules openssl bind9-dnsutils jq
-	clang libclang-rt-dev nmap perl"
+	clang libclang-rt-dev nmap perl sqlite3"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get install)" >&2

@@ -387,6 +387,8 @@ tg_match "delete of an unrecorded held message works, and says so" \
 
 # ---------------------------------------------------------------- a locked store
 
+QUARANTINED=3 DELETED=2		# so far; the locked-store case adds one
+
 if command -v sqlite3 >/dev/null 2>&1; then
 	# another process holds the write lock for 4 s
 	(printf 'BEGIN IMMEDIATE;\n'; sleep 4; printf 'COMMIT;\n') | sqlite3 "$STATE" &
@@ -399,18 +401,24 @@ if command -v sqlite3 >/dev/null 2>&1; then
 	tg_wait_for 10 in_hold "$Q4"
 	tg_eq "locked store: the verdict still applies (held)" "hold quarantine" \
 	    "$(pf_queue "$Q4") $(logged "$Q4" action)"
-	tg_grep "locked store: logged as not recorded" \
-	    "qid=$Q4 StateDB $STATE: cannot lock the database: database is locked; verdict not recorded" "$LOG"
 	MS=$(grep -F "qid=$Q4 " "$LOG" | grep ' action=' | sed -n 's/.* ms=\([0-9]*\).*/\1/p')
 	if [ -n "$MS" ] && [ "$MS" -lt 1000 ]; then
-		tg_pass "locked store: the verdict took ${MS} ms (StoreTimeout 100ms)"
+		tg_pass "locked store: the verdict took ${MS} ms, not the 4 s of the lock"
 	else
 		tg_fail "locked store: the verdict is not delayed" "ms < 1000" "ms=$MS"
 	fi
-	ctl quarantine list
-	tg_match "locked store: Postfix's held message is still listed (unrecorded)" \
-	    "^$Q4 +[0-9-]+ [0-9:]+ +unrecorded " "$(grep "^$Q4 " "$OUT_CTL")"
-	tg_ns postsuper -c "$PF/etc" -d "$Q4" >/dev/null 2>&1
+	# the writer tried again until the lock went: recorded, nothing lost
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		ctl quarantine list
+		grep -Eq "^$Q4 +[0-9-]+ [0-9:]+ +held " "$OUT_CTL" && break
+		sleep 0.5
+	done
+	tg_match "locked store: recorded once the lock was released" \
+	    "^$Q4 +[0-9-]+ [0-9:]+ +held " "$(grep "^$Q4 " "$OUT_CTL")"
+	tg_nogrep "locked store: no record given up" "qid=$Q4 .*verdict not recorded" "$LOG"
+	ctl quarantine delete "$Q4"
+	tg_eq "locked store: its record is settled like any other" 0 "$RC_CTL"
+	QUARANTINED=4 DELETED=3
 else
 	echo "# sqlite3 not found: locked-store case skipped"
 fi
@@ -421,7 +429,7 @@ ctl stats
 tg_eq "stats: exit 0" 0 "$RC_CTL"
 tg_match "stats: the total" '^[0-9]+ verdicts since ' "$(head -n 1 "$OUT_CTL")"
 tg_match "stats: quarantine count with outcomes" \
-    '^  quarantine +3 .*\(held 0, released 1, deleted 2, expired 0\)$' \
+    "^  quarantine +$QUARANTINED .*\\(held 0, released 1, deleted $DELETED, expired 0\\)\$" \
     "$(grep '^  quarantine' "$OUT_CTL")"
 tg_match "stats: rejects (end of data and RCPT)" '^  reject +2 ' "$(grep '^  reject' "$OUT_CTL")"
 tg_grep "stats: rules by hits" "rules by hits:" "$OUT_CTL"
@@ -430,7 +438,8 @@ tg_match "stats: top rejected client" '^ +2  127\.0\.0\.1$' \
 tg_eq "stats: top rejected sender domains" "pass.example reject.example" \
     "$(sed -n '/^top rejected sender domains:/,$p' "$OUT_CTL" | awk 'NR > 1 && NF == 2 { printf "%s%s", s, $2; s = " " }')"
 ctl stats --json
-tg_match "stats --json: counts" '"actions":\{"accept":2,"tag":0,"quarantine":3,"tempfail":0,"reject":2\}' \
+tg_match "stats --json: counts" \
+    "\"actions\":\\{\"accept\":2,\"tag\":0,\"quarantine\":$QUARANTINED,\"tempfail\":0,\"reject\":2\\}" \
     "$(cat "$OUT_CTL")"
 
 message q5 a@quarantine.example "old one"
