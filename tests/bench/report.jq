@@ -37,7 +37,7 @@ def added(raw; s; base):
 		| $r[] | select(.setup == base and .rep == $x.rep and .slice == $x.slice)
 		| $x.lat_ms.p50 - .lat_ms.p50]
 	| if length == 0 then null else (median | r(3)) end;
-def sock_ratios(raw; e; src; sfx):
+def sock_ratios(raw; e; src; m; sfx):
 	(find(e; "tollgate-" + sfx; 20)) as $c | (find(e; "null-" + sfx; 20)) as $b
 	| (find(e; "nulln-" + sfx; 20)) as $bn | (find(e; "none"; 20)) as $a
 	| (find(e; "chain-" + sfx; 20)) as $d
@@ -54,6 +54,10 @@ def sock_ratios(raw; e; src; sfx):
 		"tollgate_added_p99_ms": (if $c1 and $a1 then ($c1.lat_p99_ms - $a1.lat_p99_ms | r(3)) else null end),
 		"nullmilter_added_p50_ms": added(raw; "null-" + sfx; "none"),
 		"tollgate_over_nullmilter_p50_ms": added(raw; "tollgate-" + sfx; "null-" + sfx),
+		"record_all_c10": ratio(find(m; "tollgate-all-" + sfx; 10).msgs_per_s;
+			find(m; "tollgate-" + sfx; 10).msgs_per_s),
+		"record_all_c100": ratio(find(m; "tollgate-all-" + sfx; 100).msgs_per_s;
+			find(m; "tollgate-" + sfx; 100).msgs_per_s),
 		"chain_added_p50_ms": (added(raw; "chain-" + sfx; "none")
 			// (if $d1 and $a1 then ($d1.lat_p50_ms - $a1.lat_p50_ms | r(3)) else null end)),
 		"smtp_source c/b": ratio(find(src; "tollgate-" + sfx; 20).msgs_per_s; find(src; "null-" + sfx; 20).msgs_per_s),
@@ -66,7 +70,7 @@ def sock_ratios(raw; e; src; sfx):
 	meta: {date: $date, commit: $commit, src_changes_uncommitted: $dirty, quick: ($quick == 1),
 		reps: $reps, cores: $cores, tollgate: $tollgate, postfix: $postfix, chain: $chain,
 		corpus_messages: $corpus, corpus_kb: $corpus_kb, e2e_sessions: 20},
-	ratios: {unix: sock_ratios($raw; $e; $s; "u"), inet: sock_ratios($raw; $e; $s; "i")},
+	ratios: {unix: sock_ratios($raw; $e; $s; $m; "u"), inet: sock_ratios($raw; $e; $s; $m; "i")},
 	e2e: $e, milter: $m, smtp_source: $s,
 	soak: ([$raw[] | select(.kind == "soak")] | first),
 	runs: $raw

@@ -257,8 +257,8 @@ need_ready() {
 
 cp "$top_srcdir/conf/policy.conf" "$TG_DIR/policy.conf"
 chmod 0644 "$TG_DIR/policy.conf"
-mkdir -p "$RUN/tg-u" "$RUN/tg-i"
-chown postfix:postfix "$RUN/tg-u" "$RUN/tg-i"
+mkdir -p "$RUN/tg-u" "$RUN/tg-i" "$RUN/tg-a"
+chown postfix:postfix "$RUN/tg-u" "$RUN/tg-i" "$RUN/tg-a"
 # tg_conf FILE SOCKET DIR - tollgate.conf as an admin would write it
 tg_conf() {
 	TG_SOCK=/unused TG_PIDFILE=$3/tollgate.pid TG_POLICY=$TG_DIR/policy.conf \
@@ -274,7 +274,11 @@ tg_conf() {
 }
 tg_conf "$TG_DIR/tg-u.conf" "unix:$RUN/tg-u/tollgate.sock" "$RUN/tg-u"
 tg_conf "$TG_DIR/tg-i.conf" "inet:$INET_TG@127.0.0.1" "$RUN/tg-i"
-for c in tg-u tg-i; do
+# (c') the same recording every verdict (milter level only): what the
+# verdict store costs when an admin wants replay and stats of all mail
+tg_conf "$TG_DIR/tg-a.conf" "unix:$RUN/tg-a/tollgate.sock" "$RUN/tg-a"
+printf 'RecordVerdicts all\n' >>"$TG_DIR/tg-a.conf"
+for c in tg-u tg-i tg-a; do
 	"$TOLLGATE" -n -c "$TG_DIR/$c.conf" >"$TG_DIR/$c.check" 2>&1 ||
 	    { cat "$TG_DIR/$c.check" >&2; echo "bench: tollgate -n refuses $c.conf" >&2; exit 99; }
 done
@@ -282,11 +286,13 @@ done
 say "starting tollgate, nullmilter$([ $HAVE_CHAIN = yes ] && echo ", pyspf-milter, OpenDKIM, OpenDMARC")"
 start_bg tg-u PID_TG_U "$TOLLGATE" -f -c "$TG_DIR/tg-u.conf"
 start_bg tg-i PID_TG_I "$TOLLGATE" -f -c "$TG_DIR/tg-i.conf"
+start_bg tg-a PID_TG_A "$TOLLGATE" -f -c "$TG_DIR/tg-a.conf"
 start_bg null-u PID_NULL_U "$NULLMILTER" -p "unix:$RUN/null.sock"
 start_bg null-i PID_NULL_I "$NULLMILTER" -p "inet:$INET_NULL@127.0.0.1"
 start_bg nulln-u PID_NULLN_U "$NULLMILTER" -N -p "unix:$RUN/nulln.sock"
 start_bg nulln-i PID_NULLN_I "$NULLMILTER" -N -p "inet:$INET_NULLN@127.0.0.1"
 need_ready ready_unix "$RUN/tg-u/tollgate.sock"
+need_ready ready_unix "$RUN/tg-a/tollgate.sock"
 need_ready ready_inet $INET_TG
 need_ready ready_unix "$RUN/null.sock"
 need_ready ready_unix "$RUN/nulln.sock"
@@ -417,6 +423,7 @@ pids_of() {
 	null-u) echo "$PID_NULL_U" ;; null-i) echo "$PID_NULL_I" ;;
 	nulln-u) echo "$PID_NULLN_U" ;; nulln-i) echo "$PID_NULLN_I" ;;
 	tollgate-u) echo "$PID_TG_U" ;; tollgate-i) echo "$PID_TG_I" ;;
+	tollgate-all-u) echo "$PID_TG_A" ;;
 	chain-u) echo "$CHAIN_U" ;; chain-i) echo "$CHAIN_I" ;;
 	esac
 }
@@ -425,6 +432,7 @@ milter_sock() {
 	null-u) echo "unix:$RUN/null.sock" ;; null-i) echo "inet:$INET_NULL@127.0.0.1" ;;
 	nulln-u) echo "unix:$RUN/nulln.sock" ;; nulln-i) echo "inet:$INET_NULLN@127.0.0.1" ;;
 	tollgate-u) echo "unix:$RUN/tg-u/tollgate.sock" ;;
+	tollgate-all-u) echo "unix:$RUN/tg-a/tollgate.sock" ;;
 	tollgate-i) echo "inet:$INET_TG@127.0.0.1" ;;
 	esac
 }
@@ -507,7 +515,7 @@ src_run() {
 	queue_drain
 }
 
-MILTER_SETUPS="nulln-u null-u tollgate-u nulln-i null-i tollgate-i"
+MILTER_SETUPS="nulln-u null-u tollgate-u tollgate-all-u nulln-i null-i tollgate-i"
 E2E_SETUPS="none null-u nulln-u tollgate-u null-i nulln-i tollgate-i"
 [ $HAVE_CHAIN = yes ] && E2E_SETUPS="$E2E_SETUPS chain-u chain-i"
 [ "$ONLY" = all ] || E2E_SETUPS=""

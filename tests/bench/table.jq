@@ -6,6 +6,7 @@ def mb: if . == null then "-" else (. / 1024 * 10 | round) / 10 end;
 def name: if . == "none" then "(a) no milter"
 	elif startswith("null-") then "(b) nullmilter"
 	elif startswith("nulln-") then "(b') nullmilter -N"
+	elif startswith("tollgate-all-") then "(c') tg record all"
 	elif startswith("tollgate-") then "(c) tollgate"
 	elif startswith("chain-") then "(d) spf+dkim+dmarc"
 	else . end;
@@ -28,7 +29,8 @@ def sock: if . == "none" then "-" elif endswith("-u") then "unix" else "inet" en
 "",
 "RATIOS (same run)                    unix    inet",
 (["c/b", "c/b'", "c/a", "c/d", "cpu d/c", "tollgate_added_p50_ms", "tollgate_added_p99_ms",
-  "nullmilter_added_p50_ms", "tollgate_over_nullmilter_p50_ms", "chain_added_p50_ms", "smtp_source c/b", "smtp_source c/a", "smtp_source c/d"][] as $k
+  "nullmilter_added_p50_ms", "tollgate_over_nullmilter_p50_ms", "chain_added_p50_ms",
+  "record_all_c10", "record_all_c100", "smtp_source c/b", "smtp_source c/a", "smtp_source c/d"][] as $k
 	| ($k | rpad(32)) + ($r.ratios.unix[$k] | v | lpad(8)) + ($r.ratios.inet[$k] | v | lpad(8))),
 "",
 "MILTER LEVEL  loadgen straight to the filter socket",
