@@ -28,15 +28,22 @@ def agg: {
 def groups(k): [.[] | select(.kind == k and .rep > 0)] | group_by([.setup, .concurrency]) | map(agg);
 def find(rows; s; c): [rows[] | select(.setup == s and .concurrency == c)] | first;
 def ratio(x; y): if x == null or y == null or y == 0 then null else (x / y | r(2)) end;
-# added(raw; s; base) - the 1-session p50 latency s adds over base, slice
-# by slice (the slices of a repetition run the set-ups in turn): the
-# median of the differences; null when the runs have no slices
-def added(raw; s; base):
-	[raw[] | select(.kind == "e2e" and .concurrency == 1 and .rep > 0 and (.slice // 0) > 0)] as $r
+# pairs(raw; s; base; c) - [s's run, base's run] of each slice (the
+# slices of a repetition run the set-ups in turn) with c sessions
+def pairs(raw; s; base; c):
+	[raw[] | select(.kind == "e2e" and .concurrency == c and .rep > 0 and (.slice // 0) > 0)] as $r
 	| [$r[] | select(.setup == s) as $x
-		| $r[] | select(.setup == base and .rep == $x.rep and .slice == $x.slice)
-		| $x.lat_ms.p50 - .lat_ms.p50]
+		| $r[] | select(.setup == base and .rep == $x.rep and .slice == $x.slice) | [$x, .]];
+# added(raw; s; base) - the 1-session p50 latency s adds over base: the
+# median of the slices' differences; null when the runs have no slices
+def added(raw; s; base):
+	pairs(raw; s; base; 1) | map(.[0].lat_ms.p50 - .[1].lat_ms.p50)
 	| if length == 0 then null else (median | r(3)) end;
+# pratio(raw; s; base) - s's msg/s over base's at 20 sessions: the
+# median of the slices' ratios; null when the runs have no slices
+def pratio(raw; s; base):
+	pairs(raw; s; base; 20) | map(select(.[1].msgs_per_s > 0) | .[0].msgs_per_s / .[1].msgs_per_s)
+	| if length == 0 then null else (median | r(2)) end;
 def sock_ratios(raw; e; src; m; sfx):
 	(find(e; "tollgate-" + sfx; 20)) as $c | (find(e; "null-" + sfx; 20)) as $b
 	| (find(e; "nulln-" + sfx; 20)) as $bn | (find(e; "none"; 20)) as $a
@@ -44,10 +51,11 @@ def sock_ratios(raw; e; src; m; sfx):
 	| (find(e; "tollgate-" + sfx; 1)) as $c1 | (find(e; "none"; 1)) as $a1
 	| (find(e; "chain-" + sfx; 1)) as $d1
 	| {
-		"c/b": ratio($c.msgs_per_s; $b.msgs_per_s),
-		"c/b'": ratio($c.msgs_per_s; $bn.msgs_per_s),
-		"c/a": ratio($c.msgs_per_s; $a.msgs_per_s),
-		"c/d": ratio($c.msgs_per_s; $d.msgs_per_s),
+		"c/b": (pratio(raw; "tollgate-" + sfx; "null-" + sfx) // ratio($c.msgs_per_s; $b.msgs_per_s)),
+		"c/b'": (pratio(raw; "tollgate-" + sfx; "nulln-" + sfx)
+			// ratio($c.msgs_per_s; $bn.msgs_per_s)),
+		"c/a": (pratio(raw; "tollgate-" + sfx; "none") // ratio($c.msgs_per_s; $a.msgs_per_s)),
+		"c/d": (pratio(raw; "tollgate-" + sfx; "chain-" + sfx) // ratio($c.msgs_per_s; $d.msgs_per_s)),
 		"cpu d/c": ratio($d.filter_cpu_s_per_1000; $c.filter_cpu_s_per_1000),
 		"tollgate_added_p50_ms": (added(raw; "tollgate-" + sfx; "none")
 			// (if $c1 and $a1 then ($c1.lat_p50_ms - $a1.lat_p50_ms | r(3)) else null end)),

@@ -32,9 +32,9 @@
 #     to tollgate and nullmilter with 1, 10, 100 connections: messages/s,
 #     latency p50/p99, filter CPU seconds per 1000 messages, peak RSS;
 #   end to end: loadgen -S sends the same corpus over SMTP with 20
-#     sessions, and with 1 session for the latency each filter adds (in
-#     LAT_SLICES short runs per set-up, the set-ups in turn, so that the
-#     added latency is taken slice by slice), to
+#     sessions, and with 1 session for the latency each filter adds
+#     (each in SLICES short runs per set-up, the set-ups in turn, so
+#     that ratios and added latency are taken slice by slice), to
 #     Postfix: (a) no milter, (b) nullmilter, (b') nullmilter -N,
 #     (c) tollgate, (d) pyspf-milter + OpenDKIM + OpenDMARC; plus
 #     smtp-source with 20 sessions of a 4 KB message as a cross-check.
@@ -62,11 +62,11 @@ QUICK=${BENCH_QUICK:-0}
 if [ $QUICK = 1 ]; then
 	REPS=${BENCH_REPS:-1}
 	MILTER_N1=300 MILTER_N=1500 E2E_N=600 E2E_N1=100 SRC_N=400 SOAK=${BENCH_SOAK:-0}
-	LAT_SLICES=2 MAX_T=4
+	SLICES=2 MAX_T=4
 else
 	REPS=${BENCH_REPS:-3}
 	MILTER_N1=1000 MILTER_N=3000 E2E_N=2000 E2E_N1=300 SRC_N=1000 SOAK=${BENCH_SOAK:-1}
-	LAT_SLICES=5 MAX_T=6
+	SLICES=5 MAX_T=6
 fi
 ONLY=${BENCH_ONLY:-all}		# all, or milter: the milter-level runs alone
 PROFILE=${BENCH_PROFILE:-0}	# 1: perf profile of tollgate under load, then stop;
@@ -576,15 +576,17 @@ for rep in $(seq 1 "$REPS"); do
 		done
 	done
 	[ -n "$E2E_SETUPS" ] && say "repetition $rep/$REPS: end to end"
-	for s in $E2E_SETUPS; do
-		e2e_run "$s" $SESSIONS $E2E_N "$rep"
-	done
-	# latency at 1 session: LAT_SLICES short runs per set-up, taken in
-	# turn so that drift hits every set-up alike; report.jq pools their
-	# latencies, and takes the latency a filter adds slice by slice
-	for k in $(seq 1 "$LAT_SLICES"); do
+	# SLICES short runs per set-up, taken in turn so that drift hits
+	# every set-up alike; report.jq takes the ratios between set-ups and
+	# the latency a filter adds slice by slice, and pools the latencies
+	for k in $(seq 1 "$SLICES"); do
 		for s in $E2E_SETUPS; do
-			e2e_run "$s" 1 $((E2E_N1 / LAT_SLICES)) "$rep" "$k"
+			e2e_run "$s" $SESSIONS $((E2E_N / SLICES)) "$rep" "$k"
+		done
+	done
+	for k in $(seq 1 "$SLICES"); do
+		for s in $E2E_SETUPS; do
+			e2e_run "$s" 1 $((E2E_N1 / SLICES)) "$rep" "$k"
 		done
 	done
 	[ -n "$E2E_SETUPS" ] && say "repetition $rep/$REPS: smtp-source"
