@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -171,16 +172,34 @@ drop_privileges(const char *name, uid_t uid, gid_t gid)
 		tg_log_fatal("privileges could be regained after switching to %s", name);
 }
 
-/* write_pidfile - our pid, before privileges are dropped */
-static void
+/* write_pidfile - our pid, before privileges are dropped. The file
+   stays open: at exit, unprivileged, it may not be removable (a
+   directory only root writes to), and is emptied instead. */
+static int
 write_pidfile(const char *path)
 {
-	FILE *fp = fopen(path, "w");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	if (fp == NULL)
+	if (fd < 0 || dprintf(fd, "%ld\n", (long)getpid()) < 0)
 		tg_log_fatal("cannot write pid file %s: %s", path, strerror(errno));
-	fprintf(fp, "%ld\n", (long)getpid());
-	fclose(fp);
+	return fd;
+}
+
+/* remove_pidfile - at exit: remove it, or else leave it empty, so that
+   it names no process */
+static void
+remove_pidfile(const char *path, int fd)
+{
+	if (unlink(path) != 0 && errno != ENOENT) {
+		int err = errno;
+
+		if (ftruncate(fd, 0) == 0)
+			tg_log(TG_LOG_INFO, "pid file %s emptied (cannot remove it: %s)", path,
+			    strerror(err));
+		else
+			tg_log(TG_LOG_WARN, "pid file %s left behind: %s", path, strerror(err));
+	}
+	close(fd);
 }
 
 static void *
@@ -284,6 +303,7 @@ main(int argc, char **argv)
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	char *user = NULL, *pidfile, *abspath = NULL;
+	int pidfd = -1;
 	int c, rc;
 
 	while ((c = getopt(argc, argv, "c:fnVh")) != -1) {
@@ -335,7 +355,7 @@ main(int argc, char **argv)
 	if (!foreground && daemon(0, 0) != 0)
 		tg_log_fatal("cannot become a daemon: %s", strerror(errno));
 	if (cfg->pidfile != NULL)
-		write_pidfile(cfg->pidfile);
+		pidfd = write_pidfile(cfg->pidfile);
 	if (user != NULL)
 		drop_privileges(user, uid, gid);
 	tg_log(TG_LOG_INFO, "starting tollgate %s on %s, policy %s (%u rules), mode %s",
@@ -346,7 +366,7 @@ main(int argc, char **argv)
 	tg_config_publish(cfg);
 	rc = serve(path);
 	if (pidfile != NULL)
-		unlink(pidfile);
+		remove_pidfile(pidfile, pidfd);
 	free(pidfile);
 	free(user);
 	free(abspath);

@@ -57,7 +57,8 @@ dns_start || { tg_fail "nsd starts" "nsd answering" "no answer"; tg_summary; exi
 	printf '\nrule hold: header Subject ~ /quarantine me/i -> quarantine "held for review"\n'
 } >"$POLICY"
 chmod 0644 "$POLICY"
-TG_SOCK=$RUN/tollgate.sock TG_PIDFILE=$RUN/tollgate.pid tg_write_conf "$CONF" \
+# the pid file in a directory only root writes to (as /run often is)
+TG_SOCK=$RUN/tollgate.sock TG_PIDFILE=$TG_DIR/tollgate.pid tg_write_conf "$CONF" \
     "TrustedNetworks 192.0.2.0/24" "UserID postfix:postfix" \
     "AuthservID mx.example.org" "Nameservers 127.0.0.1" "DNSTimeout 5s" \
     "CheckTimeout 20s" "StateDB $STATE" "RecordVerdicts all" \
@@ -473,6 +474,11 @@ done
 ctl frobnicate
 tg_eq "unknown command: exit 2" 2 "$RC_CTL"
 
+tg_eq "pid file names the daemon" "$TG_PID" "$(cat "$TG_DIR/tollgate.pid" 2>/dev/null)"
 tg_stop "$TG_PID"
 tg_eq "tollgate exits 0 on SIGTERM" 0 "$?"
+# unprivileged at exit, it cannot remove the file: it names no process
+tg_eq "pid file in a root-owned directory: emptied at exit" 0 \
+    "$(stat -c %s "$TG_DIR/tollgate.pid" 2>/dev/null || echo gone)"
+tg_grep "pid file: emptying logged" "pid file $TG_DIR/tollgate.pid emptied" "$LOG"
 tg_summary
