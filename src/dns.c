@@ -71,6 +71,28 @@ struct pending {
 	struct ub_result *res;
 };
 
+size_t
+tg_dns_labels(const char *name)
+{
+	size_t len = strlen(name), label = 0, labels = 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || name[i] == '.') {
+			if (label == 0 || label > 63)
+				return 0;
+			labels++;
+			label = 0;
+		} else {
+			label++;
+		}
+	}
+	return labels;
+}
+
 void
 tg_deadline(struct timespec *ts, unsigned int ms)
 {

@@ -71,6 +71,11 @@ const char *tg_dns_status_name(enum tg_dns_status s);
    never does. */
 extern struct ub_result *(*tg_dns_hook)(const char *name, int type);
 
+/* tg_dns_labels - the number of labels of name when DNS can carry it
+   (labels of 1..63 bytes, at most 253 in all, one trailing dot
+   allowed); 0 when it cannot */
+size_t tg_dns_labels(const char *name);
+
 /* tg_deadline - now (CLOCK_MONOTONIC) plus ms */
 void tg_deadline(struct timespec *ts, unsigned int ms);
 

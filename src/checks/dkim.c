@@ -94,6 +94,8 @@ struct sighdr {
 struct keyquery {
 	const char *name;
 	enum tg_dns_status status;
+	bool bad_name;			/* not a DNS name: not asked */
+	bool resolver_failed;		/* our resolver, not DNS, failed */
 	struct keyquery *next;
 };
 
@@ -167,7 +169,10 @@ dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	(void)srv;
 	if (msg == NULL || (st = msg->state[slot()]) == NULL)
 		return DKIM_DNS_ERROR;
-	tg_msg_lookup(msg, (const char *)query, type, &ans);
+	memset(&ans, 0, sizeof(ans));
+	ans.status = TG_DNS_ERROR;
+	if (tg_dns_labels((const char *)query) > 0)	/* s= or d= can make one no name can be */
+		tg_msg_lookup(msg, (const char *)query, type, &ans);
 	p = xcalloc(1, sizeof(*p));
 	p->status = ans.status;
 	p->dnssec = ans.secure ? DKIM_DNSSEC_SECURE
@@ -185,6 +190,8 @@ dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	q = tg_arena_alloc(msg->arena, sizeof(*q));
 	q->name = tg_arena_strdup(msg->arena, (const char *)query);
 	q->status = p->status;
+	q->bad_name = tg_dns_labels((const char *)query) == 0;
+	q->resolver_failed = !q->bad_name && ans.status == TG_DNS_ERROR;
 	q->next = st->queries;
 	st->queries = q;
 	tg_dns_answer_free(&ans);
@@ -487,14 +494,26 @@ add(struct tg_msg *msg, const struct sighdr *sh, enum tg_outcome o, const char *
 	return r;
 }
 
-/* key_problem - NOKEY / KEYFAIL: what the lookup said */
+/* key_problem - NOKEY / KEYFAIL: what the lookup said; *internal when
+   our own resolver failed */
 static void
 key_problem(const struct dkim_state *st, const struct sighdr *sh, int err,
-    enum tg_outcome *o, const char **why)
+    enum tg_outcome *o, const char **why, bool *internal)
 {
 	const struct keyquery *q = query_find(st, sh->s, sh->d);
 	enum tg_dns_status s = q != NULL ? q->status : TG_DNS_ERROR;
 
+	if (q != NULL && q->bad_name) {
+		*o = TG_PERMERROR;
+		*why = "no key: not a valid DNS name";
+		return;
+	}
+	if (q != NULL && q->resolver_failed) {
+		*o = TG_TEMPERROR;
+		*why = "key lookup failed: resolver error";
+		*internal = true;
+		return;
+	}
 	if (err == DKIM_SIGERROR_NOKEY) {
 		*o = TG_PERMERROR;
 		*why = s == TG_DNS_NXDOMAIN ? "no key: NXDOMAIN" : "no key record";
@@ -509,7 +528,8 @@ key_problem(const struct dkim_state *st, const struct sighdr *sh, int err,
 /* verdict_of - the outcome and reason of one processed signature */
 static void
 verdict_of(const struct dkim_global *g, struct dkim_state *st, struct tg_msg *msg,
-    DKIM_SIGINFO *sig, const struct sighdr *sh, enum tg_outcome *o, const char **why)
+    DKIM_SIGINFO *sig, const struct sighdr *sh, enum tg_outcome *o, const char **why,
+    bool *internal)
 {
 	int err = dkim_sig_geterror(sig);
 	unsigned int flags = dkim_sig_getflags(sig), bits = 0;
@@ -564,7 +584,7 @@ verdict_of(const struct dkim_global *g, struct dkim_state *st, struct tg_msg *ms
 		return;
 	case DKIM_SIGERROR_NOKEY:
 	case DKIM_SIGERROR_KEYFAIL:
-		key_problem(st, sh, err, o, why);
+		key_problem(st, sh, err, o, why, internal);
 		return;
 	case DKIM_SIGERROR_UNKNOWN:
 		*o = TG_NEUTRAL;
@@ -634,13 +654,14 @@ record(const struct dkim_global *g, struct dkim_state *st, struct tg_msg *msg)
 				const struct sighdr *sh = &st->sigs[i];
 				enum tg_outcome o;
 				const char *why;
+				bool internal = false;
 
 				if (sh->malformed) {
 					add(msg, sh, TG_PERMERROR, sh->why, false);
 					continue;
 				}
-				verdict_of(g, st, msg, list[j++], sh, &o, &why);
-				add(msg, sh, o, why, false);
+				verdict_of(g, st, msg, list[j++], sh, &o, &why, &internal);
+				add(msg, sh, o, why, internal);
 			}
 		}
 	}

@@ -555,23 +555,7 @@ tg_spf_record_parse(struct tg_arena *a, const char *record, int family,
 static bool
 name_ok(const char *name)
 {
-	size_t len = strlen(name), label = 0, labels = 0;
-
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || name[i] == '.') {
-			if (label == 0 || label > 63)
-				return false;
-			labels++;
-			label = 0;
-		} else {
-			label++;
-		}
-	}
-	return labels >= 2;
+	return tg_dns_labels(name) >= 2;
 }
 
 bool
