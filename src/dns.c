@@ -96,7 +96,13 @@ tg_dns_labels(const char *name)
 void
 tg_deadline(struct timespec *ts, unsigned int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
+	tg_deadline_on(CLOCK_MONOTONIC, ts, ms);
+}
+
+void
+tg_deadline_on(clockid_t clock, struct timespec *ts, unsigned int ms)
+{
+	clock_gettime(clock, ts);
 	ts->tv_sec += ms / 1000;
 	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000L) {

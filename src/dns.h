@@ -76,7 +76,9 @@ extern struct ub_result *(*tg_dns_hook)(const char *name, int type);
    allowed); 0 when it cannot */
 size_t tg_dns_labels(const char *name);
 
-/* tg_deadline - now (CLOCK_MONOTONIC) plus ms */
+/* tg_deadline - now (CLOCK_MONOTONIC) plus ms; tg_deadline_on - on
+   another clock (CLOCK_REALTIME for pthread_mutex_timedlock) */
 void tg_deadline(struct timespec *ts, unsigned int ms);
+void tg_deadline_on(clockid_t clock, struct timespec *ts, unsigned int ms);
 
 #endif

@@ -68,8 +68,8 @@ static struct job *qhead, **qtail = &qhead;
 static size_t qlen;
 static bool writer_running;		/* a writer thread exists */
 static bool writer_busy;		/* it holds records it took */
-static bool stopping;			/* tg_recorder_stop() under way */
-static bool stopped;			/* ... or done: records are written at once */
+static bool stopped;			/* tg_recorder_stop() called: the writer drains
+					   and ends, later records are written at once */
 static struct timespec stop_at;
 static pthread_t writer;
 
@@ -243,7 +243,7 @@ static bool
 give_up_waiting(const struct job *oldest)
 {
 	return ms_since(&oldest->taken) >= MAX_AGE_SECONDS * 1000L
-	    || (stopping && ms_since(&stop_at) >= STOP_GRACE_MS);
+	    || (stopped && ms_since(&stop_at) >= STOP_GRACE_MS);
 }
 
 /* take_batch - detach up to BATCH jobs of the first job's StateDB from
@@ -298,7 +298,7 @@ writer_main(void *arg)
 	for (;;) {
 		size_t n, keep;
 
-		while (qhead == NULL && !stopping)
+		while (qhead == NULL && !stopped)
 			pthread_cond_wait(&qcond, &qlock);
 		if (qhead == NULL)
 			break;
@@ -346,13 +346,7 @@ record_now(struct job *j)
 	struct timespec deadline;
 	char why[400];
 
-	clock_gettime(CLOCK_REALTIME, &deadline);	/* pthread_mutex_timedlock's */
-	deadline.tv_sec += j->timeout_ms / 1000;
-	deadline.tv_nsec += (long)(j->timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	tg_deadline_on(CLOCK_REALTIME, &deadline, j->timeout_ms);
 	if (pthread_mutex_timedlock(&lock, &deadline) != 0) {
 		lost(j, "StateDB busy");
 		job_free(j);
@@ -378,7 +372,7 @@ tg_recorder_record(const struct tg_msg *msg, unsigned int phase, const char *rcp
 	pthread_mutex_lock(&qlock);
 	if (!writer_running && !stopped && pthread_create(&writer, NULL, writer_main, NULL) == 0)
 		writer_running = true;
-	if (writer_running && !stopping && qlen < QUEUE_MAX) {
+	if (writer_running && !stopped && qlen < QUEUE_MAX) {
 		*qtail = j;
 		qtail = &j->next;
 		qlen++;
@@ -482,19 +476,15 @@ tg_recorder_stop(void)
 
 	pthread_once(&qonce, queue_init);
 	pthread_mutex_lock(&qlock);
-	join = writer_running && !stopping;
+	join = writer_running && !stopped;
 	stopped = true;
-	if (join) {
-		stopping = true;
-		clock_gettime(CLOCK_MONOTONIC, &stop_at);
-		pthread_cond_broadcast(&qcond);
-	}
+	clock_gettime(CLOCK_MONOTONIC, &stop_at);
+	pthread_cond_broadcast(&qcond);
 	pthread_mutex_unlock(&qlock);
 	if (join) {
 		pthread_join(writer, NULL);	/* it drains the queue first */
 		pthread_mutex_lock(&qlock);
 		writer_running = false;
-		stopping = false;
 		pthread_mutex_unlock(&qlock);
 	}
 	pthread_mutex_lock(&lock);

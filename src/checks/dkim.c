@@ -165,13 +165,15 @@ dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	struct tg_dns_answer ans;
 	struct pending *p;
 	struct keyquery *q;
+	bool bad_name;
 
 	(void)srv;
 	if (msg == NULL || (st = msg->state[slot()]) == NULL)
 		return DKIM_DNS_ERROR;
 	memset(&ans, 0, sizeof(ans));
 	ans.status = TG_DNS_ERROR;
-	if (tg_dns_labels((const char *)query) > 0)	/* s= or d= can make one no name can be */
+	bad_name = tg_dns_labels((const char *)query) == 0;	/* s= or d= can make one */
+	if (!bad_name)
 		tg_msg_lookup(msg, (const char *)query, type, &ans);
 	p = xcalloc(1, sizeof(*p));
 	p->status = ans.status;
@@ -190,8 +192,8 @@ dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	q = tg_arena_alloc(msg->arena, sizeof(*q));
 	q->name = tg_arena_strdup(msg->arena, (const char *)query);
 	q->status = p->status;
-	q->bad_name = tg_dns_labels((const char *)query) == 0;
-	q->resolver_failed = !q->bad_name && ans.status == TG_DNS_ERROR;
+	q->bad_name = bad_name;
+	q->resolver_failed = !bad_name && ans.status == TG_DNS_ERROR;
 	q->next = st->queries;
 	st->queries = q;
 	tg_dns_answer_free(&ans);

@@ -439,7 +439,7 @@ milter_sock() {
 
 # queue_drain - wait until Postfix has delivered everything (hold aside)
 queue_drain() {
-	local t=600
+	local t=600 n
 	while [ $t -gt 0 ]; do
 		n=$(tg_ns postqueue -c "$PF/etc" -j 2>/dev/null | grep -vc '"queue_name": *"hold"')
 		[ "$n" -eq 0 ] && return 0
@@ -579,14 +579,13 @@ for rep in $(seq 1 "$REPS"); do
 	# SLICES short runs per set-up, taken in turn so that drift hits
 	# every set-up alike; report.jq takes the ratios between set-ups and
 	# the latency a filter adds slice by slice, and pools the latencies
-	for k in $(seq 1 "$SLICES"); do
-		for s in $E2E_SETUPS; do
-			e2e_run "$s" $SESSIONS $((E2E_N / SLICES)) "$rep" "$k"
-		done
-	done
-	for k in $(seq 1 "$SLICES"); do
-		for s in $E2E_SETUPS; do
-			e2e_run "$s" 1 $((E2E_N1 / SLICES)) "$rep" "$k"
+	for sessions in "$SESSIONS" 1; do
+		total=$E2E_N
+		[ "$sessions" = 1 ] && total=$E2E_N1
+		for k in $(seq 1 "$SLICES"); do
+			for s in $E2E_SETUPS; do
+				e2e_run "$s" "$sessions" $((total / SLICES)) "$rep" "$k"
+			done
 		done
 	done
 	[ -n "$E2E_SETUPS" ] && say "repetition $rep/$REPS: smtp-source"
